@@ -1,0 +1,203 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cw from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import { Construct } from 'constructs';
+import { propError } from './errors';
+
+/** The stream side of a pipeline to watch. */
+export interface MonitoredStream {
+  /** The stream (alarms carry its `StreamName` dimension). */
+  readonly stream: kinesis.IStream;
+  /** Its retention; the iterator-age threshold is a fraction of it. */
+  readonly retention: Duration;
+  /**
+   * Write capacity in bytes per second, for the utilization cause alarm and the dashboard.
+   * @default - unknown (an existing or on-demand stream): throttling is the only cause alarm
+   */
+  readonly writeCapacityBytesPerSecond?: number;
+}
+
+/** The delivery side of a pipeline to watch. */
+export interface MonitoredDelivery {
+  /** The delivery stream (alarms carry its `DeliveryStreamName` dimension). */
+  readonly deliveryStream: firehose.IDeliveryStream;
+  /** Its buffer interval; the freshness threshold is a multiple of it. */
+  readonly bufferingInterval: Duration;
+  /** Firehose's active partition quota, drawn on the partition widget. @default 500 */
+  readonly activePartitionQuota?: number;
+}
+
+/** Properties of a {@link PipelineMonitor}. */
+export interface PipelineMonitorProps {
+  /** Stream to watch. @default - none */
+  readonly stream?: MonitoredStream;
+  /** Delivery stream to watch. @default - none */
+  readonly delivery?: MonitoredDelivery;
+  /**
+   * Action of every alarm and of the composite alarm (e.g. `new SnsAction(topic)`).
+   * @default - an encrypted SNS topic is created (`alarmTopic`); subscribe your pager to it
+   */
+  readonly alarmAction?: cw.IAlarmAction;
+  /** Key encrypting the created alarm topic; CloudWatch is granted use of it. Required when `alarmAction` is not given. @default - none */
+  readonly encryptionKey?: kms.IKey;
+  /** Iterator age alarm threshold as a fraction of retention. @default 0.25 */
+  readonly iteratorAgeFractionOfRetention?: number;
+  /** Freshness alarm threshold as a multiple of the buffer interval. @default 2 */
+  readonly freshnessBufferMultiple?: number;
+  /** Utilization that counts as a sustained cause, as a fraction of write capacity. @default 0.8 */
+  readonly utilizationThreshold?: number;
+}
+
+/**
+ * Alarms that mean something: each carries its resource dimension and the
+ * action, uses M-of-N datapoints, and a composite pages when a sustained cause
+ * (throttling, utilization) coincides with a symptom (iterator age, freshness,
+ * failed deliveries). Plus a dashboard of the data path.
+ */
+export class PipelineMonitor extends Construct {
+  /** Every alarm, by name: `iteratorAge`, `writeThrottled`, `utilization`, `freshness`, `deliverySuccess`, `failedConversion`, `partitionCountExceeded`. */
+  public readonly alarms: { [name: string]: cw.Alarm } = {};
+  /** Fires when a cause coincides with a symptom; undefined when there is no cause or no symptom to combine. */
+  public readonly composite?: cw.CompositeAlarm;
+  /** The dashboard. */
+  public readonly dashboard: cw.Dashboard;
+  /** The topic alarms publish to, when no `alarmAction` was given. */
+  public readonly alarmTopic?: sns.Topic;
+
+  constructor(scope: Construct, id: string, props: PipelineMonitorProps) {
+    super(scope, id);
+    const fraction = props.iteratorAgeFractionOfRetention ?? 0.25;
+    if (!(fraction > 0 && fraction <= 1)) throw propError(this, 'iteratorAgeFractionOfRetention', `(${fraction}) must be in (0, 1]`);
+    const multiple = props.freshnessBufferMultiple ?? 2;
+    if (!(multiple >= 1)) throw propError(this, 'freshnessBufferMultiple', `(${multiple}) must be at least 1`);
+    const utilization = props.utilizationThreshold ?? 0.8;
+    if (!(utilization > 0 && utilization <= 1)) throw propError(this, 'utilizationThreshold', `(${utilization}) must be in (0, 1]`);
+
+    // Every alarm gets an action: an alarm nobody hears is not monitoring.
+    let action = props.alarmAction;
+    if (!action) {
+      if (!props.encryptionKey) throw propError(this, 'encryptionKey', 'is required when `alarmAction` is not given, to encrypt the created alarm topic');
+      props.encryptionKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.encryptionKey, enforceSSL: true });
+      action = new cwActions.SnsAction(this.alarmTopic);
+    }
+
+    this.dashboard = new cw.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(6) });
+    const causes: cw.IAlarm[] = [];
+    const symptoms: cw.IAlarm[] = [];
+
+    const s = props.stream;
+    if (s) {
+      const ageThreshold = s.retention.toMilliseconds() * fraction;
+      const age = s.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+      symptoms.push(this.alarm('iteratorAge', age, {
+        threshold: ageThreshold, evaluationPeriods: 3, datapointsToAlarm: 3,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `Oldest unread record is older than ${fraction * 100}% of the stream's retention (${s.retention.toHumanString()}); records expire unread at 100%.`,
+      }));
+      const throttled = s.stream.metricWriteProvisionedThroughputExceeded({ statistic: cw.Stats.SUM, period: Duration.minutes(1) });
+      causes.push(this.alarm('writeThrottled', throttled, {
+        threshold: 0, evaluationPeriods: 5, datapointsToAlarm: 3,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'Writes were throttled in 3 of the last 5 minutes: the stream lacks shards or a partition key is hot.',
+      }));
+      const bytes = s.stream.metricIncomingBytes({ statistic: cw.Stats.SUM, period: Duration.minutes(1) });
+      const capacityPerMinute = s.writeCapacityBytesPerSecond ? s.writeCapacityBytesPerSecond * 60 : undefined;
+      if (capacityPerMinute) {
+        causes.push(this.alarm('utilization', bytes, {
+          threshold: capacityPerMinute * utilization, evaluationPeriods: 5, datapointsToAlarm: 4,
+          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+          alarmDescription: `Incoming bytes above ${utilization * 100}% of the planned write capacity in 4 of 5 minutes.`,
+        }));
+      }
+      this.dashboard.addWidgets(
+        new cw.GraphWidget({
+          title: 'Incoming bytes per minute vs write capacity', width: 12, left: [bytes],
+          leftAnnotations: capacityPerMinute ? [{ value: capacityPerMinute, label: 'capacity', color: cw.Color.RED }] : [],
+        }),
+        new cw.GraphWidget({
+          title: 'Iterator age (ms)', width: 12, left: [age],
+          leftAnnotations: [{ value: ageThreshold, label: `${fraction * 100}% of retention`, color: cw.Color.RED }],
+        }),
+        new cw.GraphWidget({ title: 'Write throttling', width: 12, left: [throttled, s.stream.metricIncomingRecords({ period: Duration.minutes(1) })] }),
+      );
+    }
+
+    const d = props.delivery;
+    if (d) {
+      const ds = d.deliveryStream;
+      const freshnessThreshold = d.bufferingInterval.toSeconds() * multiple;
+      const freshness = ds.metric('DeliveryToS3.DataFreshness', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+      symptoms.push(this.alarm('freshness', freshness, {
+        threshold: freshnessThreshold, evaluationPeriods: 5, datapointsToAlarm: 3,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `Oldest undelivered record is older than ${multiple}x the ${d.bufferingInterval.toSeconds()} s buffer interval.`,
+      }));
+      const success = ds.metric('DeliveryToS3.Success', { statistic: cw.Stats.AVERAGE, period: Duration.minutes(5) });
+      symptoms.push(this.alarm('deliverySuccess', success, {
+        threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 2,
+        comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'Some S3 puts failed in 2 of the last 3 periods; Firehose retries, then writes to the error prefix.',
+      }));
+      const failed = ds.metric('FailedConversion.Records', { statistic: cw.Stats.SUM, period: Duration.minutes(5) });
+      this.alarm('failedConversion', failed, {
+        threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'Records failed Parquet conversion (schema mismatch) and went to the error prefix.',
+      });
+      const exceeded = ds.metric('PartitionCountExceeded', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+      this.alarm('partitionCountExceeded', exceeded, {
+        threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: 'Active partitions exceeded the quota; records went to the error prefix as activePartitionExceeded.',
+      });
+      const succeeded = ds.metric('SucceedConversion.Records', { statistic: cw.Stats.SUM, period: Duration.minutes(5) });
+      this.dashboard.addWidgets(
+        new cw.GraphWidget({
+          title: 'Delivery freshness (s)', width: 12, left: [freshness],
+          leftAnnotations: [{ value: freshnessThreshold, label: `${multiple}x buffer interval`, color: cw.Color.RED }],
+        }),
+        new cw.GraphWidget({ title: 'Parquet conversion', width: 12, left: [succeeded], right: [failed] }),
+        new cw.GraphWidget({
+          title: 'Active partitions', width: 12,
+          left: [ds.metric('PartitionCount', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) })],
+          right: [exceeded],
+          leftAnnotations: [{ value: d.activePartitionQuota ?? 500, label: 'quota', color: cw.Color.RED }],
+        }),
+        new cw.GraphWidget({ title: 'S3 delivery success', width: 12, left: [success] }),
+      );
+    }
+
+    if (causes.length > 0 && symptoms.length > 0) {
+      // Page only when a sustained cause meets a symptom: throttling alone can be a burst the stream absorbs.
+      this.composite = new cw.CompositeAlarm(this, 'CauseAndSymptom', {
+        alarmRule: cw.AlarmRule.allOf(cw.AlarmRule.anyOf(...causes), cw.AlarmRule.anyOf(...symptoms)),
+        alarmDescription: 'A capacity cause (throttling or utilization) coincides with a symptom (iterator age, freshness or failed deliveries).',
+      });
+      this.composite.addAlarmAction(action);
+    }
+    this.dashboard.addWidgets(new cw.AlarmStatusWidget({
+      title: 'Alarms', width: 24,
+      alarms: [...Object.values(this.alarms), ...(this.composite ? [this.composite] : [])],
+    }));
+    for (const a of Object.values(this.alarms)) a.addAlarmAction(action);
+  }
+
+  private alarm(name: string, metric: cw.IMetric, props: Omit<cw.CreateAlarmOptions, 'alarmName'>): cw.Alarm {
+    const alarm = new cw.Alarm(this, name.charAt(0).toUpperCase() + name.slice(1), { metric, ...props });
+    this.alarms[name] = alarm;
+    return alarm;
+  }
+}

@@ -1,0 +1,63 @@
+import type { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
+import type * as cw from 'aws-cdk-lib/aws-cloudwatch';
+import type * as glue from 'aws-cdk-lib/aws-glue';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { ThroughputIntent } from '../core/ingest-stream';
+import type { EventTimeOptions, PartitionKey } from '../core/partition-spec';
+import type { LifecycleOptions } from '../core/secure-bucket';
+
+/** The bundled transform handler's options. */
+export interface TransformOptions {
+  /**
+   * Top-level column → dotted payload path (`device.geo.region`): the handler
+   * copies nested values to the top level so the Parquet schema can hold them.
+   * Each column must be in `schema`.
+   * @default - none
+   */
+  readonly flatten?: { [column: string]: string };
+}
+
+/** Properties of a {@link StreamingLake}. */
+export interface StreamingLakeProps {
+  /** Typed data columns (use `glue.Schema.*`, including struct, array and map). They drive the Parquet conversion. */
+  readonly schema: glue.Column[];
+  /** Which payload field holds event time, its format and the partition granularity. */
+  readonly eventTime: EventTimeOptions;
+  /** Up to 3 low-cardinality payload keys partitioned after event time. @default - none */
+  readonly partitionKeys?: PartitionKey[];
+  /** Expected write load; plans provisioned shards with 25% headroom. Not with `stream`. @default - on-demand */
+  readonly throughput?: ThroughputIntent;
+  /** An existing stream to read from instead of creating one. Not with `throughput`. @default - a stream is created */
+  readonly stream?: kinesis.IStream;
+  /** Retention of the created stream (24 h-8,760 h); with `stream`, give its retention so the iterator-age alarm is relative to it. @default Duration.days(7) */
+  readonly retention?: Duration;
+  /** Key for the stream, buckets and log groups. It must allow CloudWatch Logs to use it. @default - a customer-managed key with rotation */
+  readonly encryptionKey?: kms.IKey;
+  /** Firehose buffer size, 64-128 MiB. @default Size.mebibytes(128) */
+  readonly bufferingSize?: Size;
+  /** Firehose buffer interval, 60-900 s. @default Duration.seconds(300) */
+  readonly bufferingInterval?: Duration;
+  /** Parquet codec: SNAPPY, GZIP or UNCOMPRESSED (Firehose has no ZSTD). @default ParquetCompression.SNAPPY */
+  readonly compression?: firehose.ParquetCompression;
+  /** Tiering and expiry of the curated data. @default - Standard-IA at 30 days, Glacier IR at 90, never expires */
+  readonly lifecycle?: LifecycleOptions;
+  /** Keep a raw zone: the exact source records, gzip, by arrival hour, for audits and replays. @default true */
+  readonly rawArchive?: boolean;
+  /** Tiering and expiry of the raw zone. @default - Standard-IA at 30 days, Glacier IR at 90, never expires */
+  readonly rawLifecycle?: LifecycleOptions;
+  /** Use the bundled transform handler instead of inline jq. Always used for `EventTimeFormat.ISO_8601`. @default - jq, unless the format needs the handler */
+  readonly transform?: TransformOptions;
+  /** Action of every alarm (e.g. `new SnsAction(topic)`). @default - an encrypted SNS topic is created (`monitor.alarmTopic`) */
+  readonly alarmAction?: cw.IAlarmAction;
+  /** An existing Glue database for the table. @default - a database is created */
+  readonly database?: glue.IDatabase;
+  /** An existing bucket for the curated data. Import a KMS bucket with its key. @default - a secure bucket is created */
+  readonly bucket?: s3.IBucket;
+  /** Removal policy of created data buckets. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Firehose's active-partition quota for the account (500, raisable to 5,000). @default 500 */
+  readonly maxActivePartitions?: number;
+}
