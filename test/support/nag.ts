@@ -1,0 +1,24 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import { applyAllPacks, formatFindings, synthFindings } from '../../bin/compliance';
+
+/** A fresh app writing to its own temp folder, so parallel suites never share a cloud assembly. */
+export function newApp(): App {
+  return new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'csp-test-')) });
+}
+
+/**
+ * Applies the five cdk-nag packs, synthesizes, and fails listing every
+ * unacknowledged finding (errors and warnings) by construct path and rule id.
+ */
+export function expectNagClean(build: (stack: Stack) => void): void {
+  const app = newApp();
+  applyAllPacks(app);
+  build(new Stack(app, 'NagStack'));
+  const findings = synthFindings(app);
+  if (findings.length > 0) {
+    throw new Error(`${findings.length} unacknowledged cdk-nag finding(s):\n${formatFindings(findings)}`);
+  }
+}
