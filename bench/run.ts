@@ -205,6 +205,24 @@ async function benchHandler(batches: readonly SourceRecord[][], recordBytes: num
   });
 }
 
+/** Wall time of synthesizing bin/app.ts with all five cdk-nag packs, as `npx cdk synth` runs it (minus the CLI). */
+function benchAppSynth(): void {
+  const RUNS = 3;
+  const ms: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const outdir = mkdtempSync(join(tmpdir(), 'bench-synth-'));
+    const t = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, ['--require', 'ts-node/register/transpile-only', join(ROOT, 'bin', 'app.ts')], {
+      cwd: ROOT, env: { ...process.env, CDK_OUTDIR: outdir, TS_NODE_PREFER_TS_EXTS: 'true' }, encoding: 'utf8',
+    });
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+    rmSync(outdir, { recursive: true, force: true });
+    if (r.status !== 0) throw new Error(`bin/app.ts synth failed: ${r.stderr}`);
+  }
+  const sorted = [...ms].sort((a, b) => a - b);
+  bench('app.synth', { runs: RUNS, median_ms: Math.round(percentile(sorted, 0.5)), min_ms: Math.round(sorted[0]), stacks: 3, nag_packs: 5 });
+}
+
 async function main(): Promise<void> {
   if (!existsSync(ASSET)) {
     process.stderr.write(`bench: ${ASSET} is missing; run \`node scripts/bundle-handlers.mjs\` first\n`);
@@ -217,6 +235,7 @@ async function main(): Promise<void> {
   benchModuleInit();
   benchCore(batches, recordBytes);
   await benchHandler(batches, recordBytes);
+  benchAppSynth();
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 

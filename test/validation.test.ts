@@ -1,0 +1,110 @@
+import { Duration, Size, Stack } from 'aws-cdk-lib';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import { exampleSchema } from '../bin/examples';
+import { EventTimeFormat, StreamingLake, StreamingLakeProps } from '../lib';
+import { newApp } from './support/nag';
+
+/** Builds a lake from the minimal valid props plus `overrides` and returns the error message, if any. */
+function lake(overrides: Partial<StreamingLakeProps>): () => void {
+  return () => {
+    const stack = new Stack(newApp(), 'V');
+    new StreamingLake(stack, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time' }, ...overrides });
+  };
+}
+
+describe('synth-time validation names the prop and the rule', () => {
+  test('event-time field not in the schema', () => {
+    expect(lake({ eventTime: { field: 'occurred_at' } })).toThrow(/`eventTime.field` \('occurred_at'\) is not a column of `schema`/);
+  });
+
+  test('partition field not in the schema', () => {
+    expect(lake({ partitionKeys: [{ field: 'tenant' }, { field: 'country' }] })).toThrow(/`partitionKeys\[1\].field` \('country'\) is not a column of `schema`/);
+  });
+
+  test('partition key that duplicates a column name', () => {
+    expect(lake({ partitionKeys: [{ field: 'region', name: 'region' }] })).toThrow(/`partitionKeys\[0\].name` \('region'\) duplicates a column of `schema`/);
+  });
+
+  test('schema column named like an event-time partition column', () => {
+    expect(lake({ schema: [...exampleSchema, { name: 'dt', type: glue.Schema.STRING }] })).toThrow(/`schema` has a column named 'dt'/);
+  });
+
+  test('buffer size below 64 MiB', () => {
+    expect(lake({ bufferingSize: Size.mebibytes(32) })).toThrow(/`bufferingSize` \(32 MiB\) must be 64-128 MiB/);
+  });
+
+  test('buffer interval below 60 s', () => {
+    expect(lake({ bufferingInterval: Duration.seconds(30) })).toThrow(/`bufferingInterval` \(30 s\) must be 60-900 s/);
+  });
+
+  test('retention under 24 h', () => {
+    expect(lake({ retention: Duration.hours(12) })).toThrow(/`retention` \(12 h\) must be between 24 h and 8,760 h/);
+  });
+
+  test('retention over 8,760 h', () => {
+    expect(lake({ retention: Duration.days(366) })).toThrow(/`retention` \(8784 h\) must be between 24 h and 8,760 h/);
+  });
+
+  test('throughput intent together with an existing stream', () => {
+    expect(() => {
+      const stack = new Stack(newApp(), 'V');
+      const stream = kinesis.Stream.fromStreamArn(stack, 'S', 'arn:aws:kinesis:us-east-1:111122223333:stream/s');
+      new StreamingLake(stack, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time' }, stream, throughput: { recordsPerSecond: 10, averageRecordBytes: 100 } });
+    }).toThrow(/`throughput` cannot be combined with `stream`/);
+  });
+
+  test('enum projections whose worst case exceeds 500 active partitions, with the numbers', () => {
+    const values = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+    expect(lake({ partitionKeys: [{ field: 'region', values: values(16, 'r') }, { field: 'tenant', values: values(16, 't') }] }))
+      .toThrow(/enum values allow 256 combinations x 2 event-time slots per buffer = 512 active partitions, over Firehose's quota of 500/);
+  });
+
+  test('a raised partition quota admits the same enums', () => {
+    const values = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+    expect(lake({ maxActivePartitions: 5000, partitionKeys: [{ field: 'region', values: values(16, 'r') }, { field: 'tenant', values: values(16, 't') }] })).not.toThrow();
+  });
+
+  test('ZSTD Parquet compression', () => {
+    expect(lake({ compression: firehose.ParquetCompression.of('ZSTD') })).toThrow(/`compression` \('ZSTD'\) is not a Parquet codec Firehose can write; use one of SNAPPY, GZIP, UNCOMPRESSED \(there is no ZSTD\)/);
+  });
+
+  test('LZO Parquet compression', () => {
+    expect(lake({ compression: firehose.ParquetCompression.of('LZO') })).toThrow(/`compression` \('LZO'\)/);
+  });
+
+  test('more than 3 partition keys', () => {
+    expect(lake({ partitionKeys: ['region', 'tenant', 'event_id', 'device_country'].map((field) => ({ field })) })).toThrow(/`partitionKeys` has 4 keys; at most 3/);
+  });
+
+  test('enum values that are not safe S3 path segments', () => {
+    expect(lake({ partitionKeys: [{ field: 'region', values: ['us/east'] }] })).toThrow(/`partitionKeys\[0\].values` \('us\/east'\)/);
+  });
+
+  test('epoch seconds in a timestamp column, which Firehose would read as millis', () => {
+    expect(lake({ schema: [{ name: 'ts', type: glue.Schema.TIMESTAMP }], eventTime: { field: 'ts', format: EventTimeFormat.EPOCH_SECONDS } }))
+      .toThrow(/`eventTime.field` has Glue type 'timestamp', which cannot hold epoch_seconds values/);
+  });
+
+  test('ISO event time in a numeric column', () => {
+    expect(lake({ schema: [{ name: 'ts', type: glue.Schema.BIG_INT }], eventTime: { field: 'ts' } })).toThrow(/`eventTime.field` has Glue type 'bigint'/);
+  });
+
+  test('a malformed projection start date', () => {
+    expect(lake({ eventTime: { field: 'event_time', projectionStart: '01/01/2024' } })).toThrow(/`eventTime.projectionStart` \('01\/01\/2024'\)/);
+  });
+
+  test('a flattened column that is not in the schema', () => {
+    expect(lake({ transform: { flatten: { os_name: 'device.os' } } })).toThrow(/`transform.flatten.os_name` \('os_name'\) is not a column of `schema`/);
+  });
+
+  test('lifecycle tiers out of order', () => {
+    expect(lake({ lifecycle: { infrequentAccessAfter: Duration.days(90), archiveAfter: Duration.days(60) } })).toThrow(/`lifecycle.archiveAfter` \(60 days\) must come after infrequentAccessAfter \(90 days\)/);
+    expect(lake({ rawLifecycle: { infrequentAccessAfter: Duration.days(10) } })).toThrow(/`rawLifecycle.infrequentAccessAfter` \(10 days\) must be at least 30 days/);
+  });
+
+  test('a throughput intent with a record over 1 MiB', () => {
+    expect(lake({ throughput: { recordsPerSecond: 1, averageRecordBytes: 2 * 1024 * 1024 } })).toThrow(/`throughput.averageRecordBytes` \(2097152\) exceeds the 1 MiB Kinesis record limit/);
+  });
+});
