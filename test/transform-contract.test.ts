@@ -1,0 +1,62 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { addFullLake } from '../bin/examples';
+import { only, s3Destination, synth } from './support/template';
+
+/**
+ * The construct and the bundled handler agree: the environment the template
+ * gives the function makes the shipped asset emit exactly the partition keys the
+ * Firehose prefix and the Glue table expect.
+ */
+const ASSET = path.join(__dirname, '..', 'assets', 'lambda', 'firehose-transform', 'index.js');
+
+function loadHandler(env: Record<string, string>): (event: unknown) => Promise<any> {
+  if (!fs.existsSync(ASSET)) execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'bundle-handlers.mjs')]);
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    let handler: any;
+    jest.isolateModules(() => {
+      handler = require(ASSET).handler;
+    });
+    return handler;
+  } finally {
+    process.env = saved;
+  }
+}
+
+const b64 = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64');
+
+test('the template environment makes the bundled handler emit the prefix and table partition keys', async () => {
+  const t = synth((s) => addFullLake(s));
+  const fn = only(t, 'AWS::Lambda::Function').Properties;
+  expect(fn.Runtime).toBe('nodejs22.x');
+  expect(fn.Handler).toBe('index.handler');
+  const handler = loadHandler(fn.Environment.Variables);
+
+  const records = [
+    { event_id: 'a', event_time: '2024-12-31T23:30:00-01:00', region: 'eu', tenant: 'acme', device: { geo: { country: 'PT' } } },
+    { event_id: 'b', event_time: '2025-01-01T05:29:59+05:30', region: 'apac', tenant: 'globex', device: { geo: { country: 'IN' } } },
+  ];
+  const res = await handler({
+    invocationId: 'i', deliveryStreamArn: 'arn:aws:firehose:us-east-1:111122223333:deliverystream/x', region: 'us-east-1',
+    records: [
+      ...records.map((r, i) => ({ recordId: `r${i}`, approximateArrivalTimestamp: Date.UTC(2025, 5, 1), data: b64(r) })),
+      { recordId: 'bad', approximateArrivalTimestamp: Date.UTC(2025, 5, 1), data: b64('not json') },
+    ],
+  });
+
+  expect(res.records.map((r: any) => [r.recordId, r.result])).toEqual([['r0', 'Ok'], ['r1', 'Ok'], ['bad', 'ProcessingFailed']]);
+  expect(res.records[0].metadata.partitionKeys).toEqual({ dt: '2025-01-01', hour: '00', p_region: 'eu', p_tenant: 'acme' });
+  expect(res.records[1].metadata.partitionKeys).toEqual({ dt: '2024-12-31', hour: '23', p_region: 'apac', p_tenant: 'globex' });
+  const out = JSON.parse(Buffer.from(res.records[0].data, 'base64').toString());
+  expect(out).toMatchObject({ event_time: '2025-01-01T00:30:00.000Z', device_country: 'PT' });
+  expect(res.records[2].data).toBe(b64('not json'));
+
+  // Keys the handler emits = keys the Firehose prefix uses = the Glue partition keys, in order.
+  const prefixKeys = [...s3Destination(t).Prefix.matchAll(/!\{partitionKeyFromLambda:([a-z_]+)\}/g)].map((m) => m[1]);
+  const glueKeys = only(t, 'AWS::Glue::Table').Properties.TableInput.PartitionKeys.map((k: any) => k.Name);
+  expect(Object.keys(res.records[0].metadata.partitionKeys)).toEqual(prefixKeys);
+  expect(prefixKeys).toEqual(glueKeys);
+});
