@@ -115,3 +115,35 @@ describe('the synthesized jq 1.6 query', () => {
     expect(jq(millis, { ts: 'abc', tenant: 'acme' })).toBeNull();
   });
 });
+
+describe('partition key values in the jq query', () => {
+  const { query } = lakeWith(EventTimeFormat.EPOCH_MILLIS, TimeGranularity.DAY, glue.Schema.BIG_INT);
+  const ts = Date.UTC(2024, 5, 1);
+
+  test('an enum key accepts its projected values', () => {
+    expect(jq(query, { ts, region: 'us' })).toEqual({ dt: '2024-06-01', p_region: 'us' });
+    expect(jq(query, { ts, region: 'eu' })).toEqual({ dt: '2024-06-01', p_region: 'eu' });
+  });
+
+  test('a value outside the enum fails to the error prefix instead of landing where Athena cannot see it', () => {
+    expect(jq(query, { ts, region: 'apac' })).toBeNull();
+  });
+
+  test('a missing, null, nested or path-breaking key value fails to the error prefix', () => {
+    for (const region of [undefined, null, { a: 1 }, ['us'], 'us/east', '']) {
+      expect([region, jq(query, { ts, region })]).toEqual([region, null]);
+    }
+  });
+
+  test('an injected key takes any safe scalar, numbers and booleans as text', () => {
+    const open = templateQuery((s) => new StreamingLake(s, 'Lake', {
+      schema: [{ name: 'ts', type: glue.Schema.BIG_INT }, { name: 'tenant', type: glue.Schema.STRING }],
+      eventTime: { field: 'ts', format: EventTimeFormat.EPOCH_MILLIS },
+      partitionKeys: [{ field: 'tenant' }],
+    })).query;
+    expect(jq(open, { ts, tenant: 'acme-01' })).toEqual({ dt: '2024-06-01', p_tenant: 'acme-01' });
+    expect(jq(open, { ts, tenant: 42 })).toEqual({ dt: '2024-06-01', p_tenant: '42' });
+    expect(jq(open, { ts, tenant: true })).toEqual({ dt: '2024-06-01', p_tenant: 'true' });
+    expect(jq(open, { ts, tenant: 'a b' })).toBeNull();
+  });
+});

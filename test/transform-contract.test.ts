@@ -44,10 +44,12 @@ test('the template environment makes the bundled handler emit the prefix and tab
     records: [
       ...records.map((r, i) => ({ recordId: `r${i}`, approximateArrivalTimestamp: Date.UTC(2025, 5, 1), data: b64(r) })),
       { recordId: 'bad', approximateArrivalTimestamp: Date.UTC(2025, 5, 1), data: b64('not json') },
+      { recordId: 'mars', approximateArrivalTimestamp: Date.UTC(2025, 5, 1), data: b64({ ...records[0], region: 'mars' }) },
     ],
   });
 
-  expect(res.records.map((r: any) => [r.recordId, r.result])).toEqual([['r0', 'Ok'], ['r1', 'Ok'], ['bad', 'ProcessingFailed']]);
+  // 'mars' is outside the p_region enum projection: it goes to the error prefix, not to a partition Athena never reads.
+  expect(res.records.map((r: any) => [r.recordId, r.result])).toEqual([['r0', 'Ok'], ['r1', 'Ok'], ['bad', 'ProcessingFailed'], ['mars', 'ProcessingFailed']]);
   expect(res.records[0].metadata.partitionKeys).toEqual({ dt: '2025-01-01', hour: '00', p_region: 'eu', p_tenant: 'acme' });
   expect(res.records[1].metadata.partitionKeys).toEqual({ dt: '2024-12-31', hour: '23', p_region: 'apac', p_tenant: 'globex' });
   const out = JSON.parse(Buffer.from(res.records[0].data, 'base64').toString());

@@ -29,12 +29,18 @@ export const ENV = {
   PARTITION_FIELDS: 'PARTITION_FIELDS',
   FLATTEN_FIELDS: 'FLATTEN_FIELDS',
   EVENT_TIME_OUTPUT_FIELD: 'EVENT_TIME_OUTPUT_FIELD',
+  PARTITION_VALUES: 'PARTITION_VALUES',
 } as const;
 
 export interface PartitionField {
   /** Partition key name, as in `!{partitionKeyFromLambda:<key>}`. */
   readonly key: string;
   readonly path: DottedPath;
+  /**
+   * The values Athena's enum projection lists for this key. A value outside it
+   * would land in a partition no query can see, so the record fails instead.
+   */
+  readonly values?: ReadonlySet<string>;
 }
 
 export interface FlattenField {
@@ -79,6 +85,7 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const granularity = attempt(() => oneOf(env, ENV.EVENT_TIME_GRANULARITY, EVENT_TIME_GRANULARITIES));
 
   const partitionFields: PartitionField[] = [];
+  const partitionValues = attempt(() => valueLists(env, ENV.PARTITION_VALUES)) ?? {};
   const partitionMap = attempt(() => stringMap(env, ENV.PARTITION_FIELDS)) ?? {};
   const reserved = granularity === 'hour' ? ['dt', 'hour'] : ['dt'];
   for (const [key, path] of Object.entries(partitionMap)) {
@@ -89,7 +96,10 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       problems.push(`${what}: '${key}' is the event-time partition key and cannot be reused`);
     }
     const parsed = attempt(() => parseDottedPath(path, what));
-    if (parsed) partitionFields.push({ key, path: parsed });
+    if (parsed) partitionFields.push({ key, path: parsed, values: partitionValues[key] });
+  }
+  for (const key of Object.keys(partitionValues)) {
+    if (!(key in partitionMap)) problems.push(`${ENV.PARTITION_VALUES}['${key}']: not a key of ${ENV.PARTITION_FIELDS}`);
   }
 
   let eventTimeOutputField: string | undefined = env[ENV.EVENT_TIME_OUTPUT_FIELD];
@@ -137,6 +147,29 @@ function oneOf<T extends string>(env: Readonly<Record<string, string | undefined
   return value as T;
 }
 
+/** An optional JSON object of string lists, e.g. `{"p_region":["us","eu"]}`; unset means none. */
+function valueLists(env: Readonly<Record<string, string | undefined>>, name: string): Record<string, ReadonlySet<string>> {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`${name} is not valid JSON: ${raw}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`${name} must be a JSON object like {"key":["a","b"]}; got ${raw}`);
+  }
+  const out: Record<string, ReadonlySet<string>> = {};
+  for (const [key, list] of Object.entries(parsed)) {
+    if (!Array.isArray(list) || list.length === 0 || list.some((v) => typeof v !== 'string')) {
+      throw new Error(`${name}['${key}'] must be a non-empty list of strings`);
+    }
+    out[key] = new Set(list);
+  }
+  return out;
+}
+
 /** A required JSON object of string values, e.g. `{"region":"meta.region"}`; `{}` means none. */
 function stringMap(env: Readonly<Record<string, string | undefined>>, name: string): Record<string, string> {
   const raw = env[name];
@@ -163,6 +196,7 @@ export type FailureReason =
   | 'missing_event_time'
   | 'missing_partition_field'
   | 'invalid_partition_value'
+  | 'partition_value_not_projected'
   | 'response_size_budget';
 
 export type PartitionKeys = { [key: string]: string };
@@ -186,11 +220,12 @@ export function transformRecord(payload: unknown, config: TransformConfig): Reco
   const utc = toUtcEventTime(time.epochMillis);
 
   const partitionKeys: PartitionKeys = config.granularity === 'hour' ? { dt: utc.dt, hour: utc.hour } : { dt: utc.dt };
-  for (const { key, path } of config.partitionFields) {
+  for (const { key, path, values } of config.partitionFields) {
     const raw = getAtPath(obj, path);
     if (raw === undefined || raw === null) return fail('missing_partition_field');
     const value = toPartitionValue(raw);
     if (value === undefined) return fail('invalid_partition_value');
+    if (values && !values.has(value)) return fail('partition_value_not_projected');
     partitionKeys[key] = value;
   }
 

@@ -105,6 +105,8 @@ export class PartitionSpec {
   public readonly dataPrefix: string;
   /** Key name → payload field, for the partition keys after event time. */
   public readonly keyFields: { [name: string]: string };
+  /** Key name → projected enum values, for the enum keys. */
+  public readonly keyValues: { [name: string]: string[] };
   /** Worst-case simultaneously active Firehose partitions. */
   public readonly worstCaseActivePartitions: number;
 
@@ -146,6 +148,7 @@ export class PartitionSpec {
       throw propError(scope, 'partitionKeys', `has ${keys.length} keys; at most ${MAX_PARTITION_KEYS} are allowed (each multiplies Firehose's active partitions)`);
     }
     this.keyFields = {};
+    this.keyValues = {};
     let enumProduct = 1;
     keys.forEach((key, i) => {
       const name = key.name ?? `p_${key.field}`;
@@ -163,16 +166,18 @@ export class PartitionSpec {
       }
       if (key.values !== undefined) {
         if (key.values.length === 0) throw propError(scope, `partitionKeys[${i}].values`, 'must list at least one value');
-        const bad = key.values.find((v) => !/^[A-Za-z0-9_.:=+-]{1,512}$/.test(v));
+        const bad = key.values.find((v) => !new RegExp(SAFE_PARTITION_VALUE).test(v));
         if (bad !== undefined) throw propError(scope, `partitionKeys[${i}].values`, `('${bad}') must match [A-Za-z0-9_.:=+-]{1,512} to be an S3 path segment`);
         enumProduct *= new Set(key.values).size;
       }
       this.keyFields[name] = key.field;
+      const values = key.values ? [...new Set(key.values)] : undefined;
+      if (values) this.keyValues[name] = values;
       segments.push({
         name,
-        jq: `.${jqField(key.field)}`,
-        projection: key.values
-          ? glue.PartitionProjectionConfiguration.enum({ values: [...new Set(key.values)] })
+        jq: jqKeyValue(name, key.field, values),
+        projection: values
+          ? glue.PartitionProjectionConfiguration.enum({ values })
           : glue.PartitionProjectionConfiguration.injected(),
       });
     });
@@ -231,9 +236,25 @@ export class PartitionSpec {
       EVENT_TIME_FORMAT: this.format.handlerFormat,
       EVENT_TIME_GRANULARITY: this.granularity.id,
       PARTITION_FIELDS: JSON.stringify(this.keyFields),
+      PARTITION_VALUES: JSON.stringify(this.keyValues),
       FLATTEN_FIELDS: JSON.stringify(flatten),
     };
   }
+}
+
+/** Partition values must be single, safe S3 path segments (the handler applies the same rule). */
+export const SAFE_PARTITION_VALUE = '^[A-Za-z0-9_.:=+-]{1,512}$';
+
+/**
+ * jq for a key's value. A missing or non-scalar value, one that would break
+ * the S3 path, or one outside the enum projection (which Athena could never
+ * see) raises a jq error, so Firehose puts the record in the error prefix.
+ */
+function jqKeyValue(name: string, field: string, values?: string[]): string {
+  const scalar = `if (type == "string" or type == "number" or type == "boolean") then tostring else error("${name}: missing or not a scalar") end`;
+  const safe = `if test("${SAFE_PARTITION_VALUE}") then . else error("${name}: not a safe path segment") end`;
+  const projected = values ? ` | if IN(${values.map((v) => JSON.stringify(v)).join(', ')}) then . else error("${name}: not a projected value") end` : '';
+  return `(.${jqField(field)} | ${scalar} | ${safe}${projected})`;
 }
 
 /** `.field` is only valid jq for identifier-like names; quote everything else. */

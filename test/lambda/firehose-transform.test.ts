@@ -244,6 +244,26 @@ describe('transformRecord: partition fields', () => {
   });
 });
 
+describe('transformRecord: enum-projected partition values', () => {
+  const c = config({ PARTITION_FIELDS: '{"p_region":"region","p_tenant":"tenant"}', PARTITION_VALUES: '{"p_region":["us","eu"]}' });
+  const base = { ts: '2024-06-01T12:00:00Z', region: 'eu', tenant: 'acme' };
+
+  test('accepts a projected value and leaves injected keys open', () => {
+    expect(ok(transformRecord(b64(base), c)).partitionKeys).toEqual({ dt: '2024-06-01', hour: '12', p_region: 'eu', p_tenant: 'acme' });
+    expect(ok(transformRecord(b64({ ...base, tenant: 'anyone' }), c)).partitionKeys.p_tenant).toBe('anyone');
+  });
+
+  test('fails a value outside the projection, which Athena could never read', () => {
+    expect(reason(transformRecord(b64({ ...base, region: 'apac' }), c))).toBe('partition_value_not_projected');
+  });
+
+  test('rejects value lists for keys that are not partition fields, and malformed lists', () => {
+    expect(() => config({ PARTITION_FIELDS: '{"p_region":"region"}', PARTITION_VALUES: '{"p_other":["a"]}' })).toThrow(/PARTITION_VALUES\['p_other'\]: not a key of PARTITION_FIELDS/);
+    expect(() => config({ PARTITION_FIELDS: '{"p_region":"region"}', PARTITION_VALUES: '{"p_region":[]}' })).toThrow(/must be a non-empty list of strings/);
+    expect(() => config({ PARTITION_FIELDS: '{"p_region":"region"}', PARTITION_VALUES: '["us"]' })).toThrow(/must be a JSON object/);
+  });
+});
+
 describe('transformRecord: flattening and output', () => {
   test('copies nested values to top-level columns, after normalizing event time', () => {
     const c = config({ EVENT_TIME_FIELD: 'meta.ts', FLATTEN_FIELDS: '{"device_id":"device.id","event_ts":"meta.ts","tags":"device.tags","gone":"no.such"}' });
