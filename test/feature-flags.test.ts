@@ -1,17 +1,15 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { addDefaultLake, addFullLake } from '../bin/examples';
 import { applyAllPacks, formatFindings, synthFindings } from '../bin/compliance';
+import { newApp } from './support/nag';
 
 /**
  * Consumers created with `cdk init` carry the currently recommended feature
  * flags; the lake must stay deployable and nag-clean under them too.
  */
 test('both configurations are nag-clean under the currently recommended feature flags', () => {
-  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'csp-flags-')), context: { ...cxapi.CURRENTLY_RECOMMENDED_FLAGS } });
+  const app = newApp({ ...cxapi.CURRENTLY_RECOMMENDED_FLAGS });
   applyAllPacks(app);
   addDefaultLake(new Stack(app, 'Defaults'));
   addFullLake(new Stack(app, 'Full'));

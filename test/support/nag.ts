@@ -4,9 +4,16 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { applyAllPacks, formatFindings, synthFindings } from '../../bin/compliance';
 
-/** A fresh app writing to its own temp folder, so parallel suites never share a cloud assembly. */
-export function newApp(): App {
-  return new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'csp-test-')) });
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh app writing to its own temp folder (removed after the suite), so parallel suites never share a cloud assembly. */
+export function newApp(context?: { [key: string]: unknown }): App {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-test-'));
+  outdirs.push(outdir);
+  return new App({ outdir, context });
 }
 
 /**
