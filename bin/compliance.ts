@@ -65,19 +65,32 @@ export function formatFindings(findings: Finding[]): string {
   return findings.map((f) => `${f.path}  ${f.rule}  [${f.severity}]  ${f.description.split(' - (Control')[0]}`).join('\n');
 }
 
-/** Acknowledgements recorded under `scope`, by pack. */
-export function countAcknowledgements(scope: IConstruct): { [pack: string]: number } {
-  const counts: { [pack: string]: number } = Object.fromEntries(PACKS.map((p) => [p, 0]));
+/** One acknowledgement: where it is recorded, the finding id and the reason. */
+export interface Acknowledgement {
+  readonly path: string;
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** Every acknowledgement recorded under `scope`. */
+export function listAcknowledgements(scope: IConstruct): Acknowledgement[] {
+  const out: Acknowledgement[] = [];
   for (const c of scope.node.findAll()) {
     for (const m of c.node.metadata) {
-      if (m.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
-      const entries = Array.isArray(m.data) ? m.data : [m.data];
-      for (const e of entries) {
-        const id: string = typeof e === 'string' ? e : e?.id ?? '';
-        const pack = PACKS.find((p) => id.startsWith(`${p}-`) || id.startsWith(`${p}::`));
-        if (pack) counts[pack] += 1;
-      }
+      if (m.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY || !m.data) continue;
+      // aws-cdk-lib records ids namespaced as `Annotation::<rule>`; report the rule id as it was acknowledged.
+      for (const [id, reason] of Object.entries(m.data as { [id: string]: string })) out.push({ path: c.node.path, id: id.replace(/^Annotation::/, ''), reason });
     }
+  }
+  return out;
+}
+
+/** Acknowledgements under `scope`, counted by pack (CloudFormation Validate findings under their own name). */
+export function countAcknowledgements(scope: IConstruct): { [pack: string]: number } {
+  const counts: { [pack: string]: number } = Object.fromEntries([...PACKS, 'CloudFormation-Validate'].map((p) => [p, 0]));
+  for (const { id } of listAcknowledgements(scope)) {
+    const pack = Object.keys(counts).find((p) => id.startsWith(`${p}-`) || id.startsWith(`${p}::`));
+    if (pack) counts[pack] += 1;
   }
   return counts;
 }
