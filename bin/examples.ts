@@ -54,6 +54,7 @@ export function addFullLake(full: Stack, id = 'Lake'): StreamingLake {
     compression: firehose.ParquetCompression.SNAPPY,
     lifecycle: { infrequentAccessAfter: Duration.days(60), archiveAfter: Duration.days(180), expireAfter: Duration.days(730) },
     rawLifecycle: { infrequentAccessAfter: Duration.days(30), archiveAfter: Duration.days(90), expireAfter: Duration.days(2555) },
+    rawObjectLockRetention: Duration.days(365),
     transform: { flatten: { device_country: 'device.geo.country' } },
     alarmAction: new cwActions.SnsAction(topic),
     removalPolicy: RemovalPolicy.RETAIN,

@@ -193,6 +193,14 @@ describe('buckets', () => {
     expect(rule.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 30 });
   });
 
+  test('the raw zone can be write-once with Object Lock in governance mode', () => {
+    const raw = dataBuckets(full).find(([id]) => id.startsWith('LakeRaw'))![1];
+    expect(raw.Properties.ObjectLockEnabled).toBe(true);
+    expect(raw.Properties.ObjectLockConfiguration).toEqual({ ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } } });
+    const curated = dataBuckets(full).find(([id]) => id.startsWith('LakeCurated'))![1];
+    expect(curated.Properties.ObjectLockEnabled).toBeUndefined();
+  });
+
   test('access logs go to a log bucket that S3 log delivery can write through its bucket policy', () => {
     const logs = buckets(defaults).find(([id]) => id.startsWith('LakeAccessLogs'))!;
     expect(logs[1].Properties.OwnershipControls.Rules[0].ObjectOwnership).toBe('BucketOwnerEnforced');

@@ -104,6 +104,11 @@ describe('synth-time validation names the prop and the rule', () => {
     expect(lake({ rawLifecycle: { infrequentAccessAfter: Duration.days(10) } })).toThrow(/`rawLifecycle.infrequentAccessAfter` \(10 days\) must be at least 30 days/);
   });
 
+  test('raw-zone Object Lock without a raw zone, or outlived by its expiry', () => {
+    expect(lake({ rawArchive: false, rawObjectLockRetention: Duration.days(30) })).toThrow(/`rawObjectLockRetention` needs the raw zone/);
+    expect(lake({ rawObjectLockRetention: Duration.days(400), rawLifecycle: { expireAfter: Duration.days(200) } })).toThrow(/`rawLifecycle.expireAfter` \(200 days\) is shorter than the Object Lock retention \(400 days\)/);
+  });
+
   test('a throughput intent with a record over 1 MiB', () => {
     expect(lake({ throughput: { recordsPerSecond: 1, averageRecordBytes: 2 * 1024 * 1024 } })).toThrow(/`throughput.averageRecordBytes` \(2097152\) exceeds the 1 MiB Kinesis record limit/);
   });

@@ -29,6 +29,12 @@ export interface SecureBucketProps {
   readonly lifecycle?: LifecycleOptions;
   /** What happens to the data when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Write-once retention in S3 Object Lock governance mode: objects cannot be
+   * overwritten or deleted for this long without the bypass permission.
+   * @default - no Object Lock
+   */
+  readonly objectLockRetention?: Duration;
   /** Name of the lifecycle prop in the L3, for error messages. @default 'lifecycle' */
   readonly lifecyclePropName?: string;
 }
@@ -52,6 +58,9 @@ export class SecureBucket extends Construct {
     const archive = lc.archiveAfter ?? Duration.days(90);
     if (ia.toDays() < 30) throw propError(this, `${name}.infrequentAccessAfter`, `(${ia.toDays()} days) must be at least 30 days, S3's minimum for Standard-IA`);
     if (archive.toDays() <= ia.toDays()) throw propError(this, `${name}.archiveAfter`, `(${archive.toDays()} days) must come after infrequentAccessAfter (${ia.toDays()} days)`);
+    if (props.objectLockRetention && lc.expireAfter && lc.expireAfter.toDays() < props.objectLockRetention.toDays()) {
+      throw propError(this, `${name}.expireAfter`, `(${lc.expireAfter.toDays()} days) is shorter than the Object Lock retention (${props.objectLockRetention.toDays()} days)`);
+    }
     if (lc.expireAfter && lc.expireAfter.toDays() <= archive.toDays()) {
       throw propError(this, `${name}.expireAfter`, `(${lc.expireAfter.toDays()} days) must come after archiveAfter (${archive.toDays()} days)`);
     }
@@ -64,6 +73,8 @@ export class SecureBucket extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: true,
+      objectLockEnabled: props.objectLockRetention ? true : undefined,
+      objectLockDefaultRetention: props.objectLockRetention ? s3.ObjectLockRetention.governance(props.objectLockRetention) : undefined,
       serverAccessLogsBucket: props.accessLogs,
       serverAccessLogsPrefix: props.accessLogsPrefix,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,

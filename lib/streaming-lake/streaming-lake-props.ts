@@ -46,6 +46,12 @@ export interface StreamingLakeProps {
   readonly lifecycle?: LifecycleOptions;
   /** Keep a raw zone: the exact source records, gzip, by arrival hour, for audits and replays. @default true */
   readonly rawArchive?: boolean;
+  /**
+   * Make the raw zone write-once for this long (S3 Object Lock, governance mode), so the
+   * audit and replay source of truth cannot be altered or deleted without the bypass permission.
+   * @default - no Object Lock
+   */
+  readonly rawObjectLockRetention?: Duration;
   /** Tiering and expiry of the raw zone. @default - Standard-IA at 30 days, Glacier IR at 90, never expires */
   readonly rawLifecycle?: LifecycleOptions;
   /** Use the bundled transform handler instead of inline jq. Always used for `EventTimeFormat.ISO_8601`. @default - jq, unless the format needs the handler */

@@ -1,3 +1,4 @@
+import type { Duration } from 'aws-cdk-lib';
 import type * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -12,7 +13,7 @@ import { ParquetDelivery } from '../core/parquet-delivery';
 import { PartitionSpec } from '../core/partition-spec';
 import { PipelineKey } from '../core/pipeline-key';
 import { PipelineMonitor } from '../core/pipeline-monitor';
-import { SecureBucket } from '../core/secure-bucket';
+import { SecureBucket, type LifecycleOptions } from '../core/secure-bucket';
 import { FirehoseTransformFunction } from '../handlers/firehose-transform-function';
 
 /**
@@ -66,12 +67,15 @@ export class StreamingLake extends Construct {
 
     // 2. Buckets: curated and raw zones, both logged to one access-log bucket.
     const logs = new AccessLogBucket(this, 'AccessLogs').bucket;
-    const zone = (name: string, lifecycle = props.lifecycle, prop = 'lifecycle') => new SecureBucket(this, name, {
+    const zone = (name: string, lifecycle: LifecycleOptions | undefined, prop: string, objectLockRetention?: Duration) => new SecureBucket(this, name, {
       encryptionKey: this.encryptionKey, accessLogs: logs, accessLogsPrefix: `${name.toLowerCase()}/`,
-      lifecycle, lifecyclePropName: prop, removalPolicy: props.removalPolicy,
+      lifecycle, lifecyclePropName: prop, removalPolicy: props.removalPolicy, objectLockRetention,
     }).bucket;
-    this.bucket = props.bucket ?? zone('Curated');
-    this.rawBucket = props.rawArchive === false ? undefined : zone('Raw', props.rawLifecycle, 'rawLifecycle');
+    this.bucket = props.bucket ?? zone('Curated', props.lifecycle, 'lifecycle');
+    if (props.rawArchive === false && props.rawObjectLockRetention) {
+      throw propError(this, 'rawObjectLockRetention', 'needs the raw zone; it cannot be set with `rawArchive: false`');
+    }
+    this.rawBucket = props.rawArchive === false ? undefined : zone('Raw', props.rawLifecycle, 'rawLifecycle', props.rawObjectLockRetention);
 
     // 3. Table.
     const lake = new LakeTable(this, 'Table', { columns: props.schema, partitions, bucket: this.bucket, database: props.database });
