@@ -6,6 +6,8 @@
  *   firehose-transform.module_init   require() of the bundled asset in fresh node processes
  *   firehose-transform.core          transformBatch throughput on 500-record batches of ~1 KB JSON
  *   firehose-transform.handler       the bundled handler end to end (decode, transform, budget, log line)
+ *   json-rewrite.floor               base64 → JSON.parse → JSON.stringify → base64 on the same batches: the floor core is compared with
+ *   app.synth                        bin/app.ts synthesized with all five cdk-nag packs
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -167,6 +169,20 @@ function benchCore(batches: readonly SourceRecord[][], recordBytes: number): voi
   bench('firehose-transform.core', { batch_size: BATCH_SIZE, avg_record_bytes: recordBytes, warmup_rounds: WARMUP_ROUNDS, ...figures });
 }
 
+/**
+ * The floor any JSON-rewriting transform pays on the same batches: base64 decode,
+ * JSON.parse, JSON.stringify, base64 encode, with no validation or partitioning.
+ * `core` is measured against it.
+ */
+function benchFloor(batches: readonly SourceRecord[][], recordBytes: number): void {
+  const figures = throughput(batches, (b) => {
+    let n = 0;
+    for (const r of b) n += Buffer.from(JSON.stringify(JSON.parse(Buffer.from(r.payload, 'base64').toString('utf8'))) + '\n').toString('base64').length > 0 ? 1 : 0;
+    return n;
+  });
+  bench('json-rewrite.floor', { batch_size: BATCH_SIZE, avg_record_bytes: recordBytes, records_per_s: figures.records_per_s, ns_per_record: figures.ns_per_record });
+}
+
 async function benchHandler(batches: readonly SourceRecord[][], recordBytes: number): Promise<void> {
   Object.assign(process.env, HANDLER_ENV);
   const { handler } = require(ASSET) as { handler: (e: unknown) => Promise<{ records: { result: string }[] }> };
@@ -234,6 +250,7 @@ async function main(): Promise<void> {
   benchBundle();
   benchModuleInit();
   benchCore(batches, recordBytes);
+  benchFloor(batches, recordBytes);
   await benchHandler(batches, recordBytes);
   benchAppSynth();
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
