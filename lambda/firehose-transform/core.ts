@@ -151,17 +151,8 @@ function oneOf<T extends string>(env: Readonly<Record<string, string | undefined
 function valueLists(env: Readonly<Record<string, string | undefined>>, name: string): Record<string, ReadonlySet<string>> {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new Error(`${name} is not valid JSON: ${raw}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error(`${name} must be a JSON object like {"key":["a","b"]}; got ${raw}`);
-  }
   const out: Record<string, ReadonlySet<string>> = {};
-  for (const [key, list] of Object.entries(parsed)) {
+  for (const [key, list] of Object.entries(jsonObject(raw, name, '{"key":["a","b"]}'))) {
     if (!Array.isArray(list) || list.length === 0 || list.some((v) => typeof v !== 'string')) {
       throw new Error(`${name}['${key}'] must be a non-empty list of strings`);
     }
@@ -170,10 +161,8 @@ function valueLists(env: Readonly<Record<string, string | undefined>>, name: str
   return out;
 }
 
-/** A required JSON object of string values, e.g. `{"region":"meta.region"}`; `{}` means none. */
-function stringMap(env: Readonly<Record<string, string | undefined>>, name: string): Record<string, string> {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') throw new Error(`${name} is required (use {} for none)`);
+/** Parses an environment value that must be a JSON object. */
+function jsonObject(raw: string, name: string, example: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -181,8 +170,16 @@ function stringMap(env: Readonly<Record<string, string | undefined>>, name: stri
     throw new Error(`${name} is not valid JSON: ${raw}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new Error(`${name} must be a JSON object like {"name":"payload.path"}; got ${raw}`);
+    throw new Error(`${name} must be a JSON object like ${example}; got ${raw}`);
   }
+  return parsed as Record<string, unknown>;
+}
+
+/** A required JSON object of string values, e.g. `{"region":"meta.region"}`; `{}` means none. */
+function stringMap(env: Readonly<Record<string, string | undefined>>, name: string): Record<string, string> {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') throw new Error(`${name} is required (use {} for none)`);
+  const parsed = jsonObject(raw, name, '{"name":"payload.path"}');
   const bad = Object.entries(parsed).find(([, v]) => typeof v !== 'string');
   if (bad) throw new Error(`${name}['${bad[0]}'] must be a string (a dotted payload path)`);
   return parsed as Record<string, string>;
