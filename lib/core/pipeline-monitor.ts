@@ -6,6 +6,9 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { propError } from './errors';
 
@@ -30,6 +33,22 @@ export interface MonitoredDelivery {
   readonly bufferingInterval: Duration;
   /** Firehose's active partition quota, drawn on the partition widget. @default 500 */
   readonly activePartitionQuota?: number;
+}
+
+/** A stream consumer (Lambda event-source mapping) to watch. */
+export interface MonitoredConsumer {
+  /** The consuming function (alarms carry its `FunctionName`). */
+  readonly function: lambda.IFunction;
+  /** The mapping's maximum record age; the function iterator-age threshold is half of it. */
+  readonly maxRecordAge: Duration;
+  /** S3 on-failure destination with an `OnFailure` request-metrics filter. @default - none */
+  readonly failureBucket?: s3.IBucket;
+  /** SQS on-failure destination. @default - none */
+  readonly failureQueue?: sqs.IQueue;
+  /** Enhanced fan-out consumer name and its stream, for `SubscribeToShardEvent.MillisBehindLatest`. @default - none */
+  readonly consumerName?: string;
+  /** The stream the EFO consumer reads. @default - none */
+  readonly stream?: kinesis.IStream;
 }
 
 /** Properties of a {@link PipelineMonitor}. */
@@ -68,6 +87,7 @@ export class PipelineMonitor extends Construct {
   public readonly dashboard: cw.Dashboard;
   /** The topic alarms publish to, when no `alarmAction` was given. */
   public readonly alarmTopic?: sns.Topic;
+  private readonly action: cw.IAlarmAction;
 
   constructor(scope: Construct, id: string, props: PipelineMonitorProps) {
     super(scope, id);
@@ -193,6 +213,69 @@ export class PipelineMonitor extends Construct {
       alarms: [...Object.values(this.alarms), ...(this.composite ? [this.composite] : [])],
     }));
     for (const a of Object.values(this.alarms)) a.addAlarmAction(action);
+    this.action = action;
+  }
+
+  /**
+   * Watches a consumer: function iterator age (half the max record age), errors and throttles
+   * (3 of 5 minutes), batches sent to the failure destination, and EFO lag. Alarms are named
+   * `<name>IteratorAge`, `<name>Errors`, `<name>Throttles`, `<name>FailedBatches`, `<name>MillisBehindLatest`.
+   */
+  public addConsumer(name: string, consumer: MonitoredConsumer): void {
+    const fn = consumer.function;
+    const period = Duration.minutes(1);
+    const ageThreshold = consumer.maxRecordAge.toMilliseconds() / 2;
+    const age = fn.metric('IteratorAge', { statistic: cw.Stats.MAXIMUM, period });
+    const errors = fn.metricErrors({ statistic: cw.Stats.SUM, period });
+    const throttles = fn.metricThrottles({ statistic: cw.Stats.SUM, period });
+    const added = [
+      this.alarm(`${name}IteratorAge`, age, {
+        threshold: ageThreshold, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `The consumer is more than half its max record age (${consumer.maxRecordAge.toHumanString()}) behind; older records go to the failure destination.`,
+      }),
+      this.alarm(`${name}Errors`, errors, {
+        threshold: 0, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: 'The consumer failed whole batches in 3 of 5 minutes.',
+      }),
+      this.alarm(`${name}Throttles`, throttles, {
+        threshold: 0, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: 'The consumer was throttled in 3 of 5 minutes.',
+      }),
+    ];
+    const widgets: cw.IWidget[] = [
+      new cw.GraphWidget({ title: `${name}: iterator age (ms)`, width: 12, left: [age], leftAnnotations: [{ value: ageThreshold, label: 'half max record age', color: cw.Color.RED }] }),
+      new cw.GraphWidget({ title: `${name}: errors and throttles`, width: 12, left: [errors, throttles] }),
+    ];
+    let failed: cw.IMetric | undefined;
+    if (consumer.failureBucket) {
+      failed = new cw.Metric({
+        namespace: 'AWS/S3', metricName: 'PutRequests', statistic: cw.Stats.SUM, period: Duration.minutes(5),
+        dimensionsMap: { BucketName: consumer.failureBucket.bucketName, FilterId: 'OnFailure' },
+      });
+    } else if (consumer.failureQueue) {
+      failed = consumer.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+    }
+    if (failed) {
+      added.push(this.alarm(`${name}FailedBatches`, failed, {
+        threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: 'Batches exhausted their retries or max record age and went to the failure destination; redrive them.',
+      }));
+      widgets.push(new cw.GraphWidget({ title: `${name}: batches sent to the failure destination`, width: 12, left: [failed] }));
+    }
+    if (consumer.consumerName && consumer.stream) {
+      const behind = new cw.Metric({
+        namespace: 'AWS/Kinesis', metricName: 'SubscribeToShardEvent.MillisBehindLatest', statistic: cw.Stats.MAXIMUM, period,
+        dimensionsMap: { StreamName: consumer.stream.streamName, ConsumerName: consumer.consumerName },
+      });
+      added.push(this.alarm(`${name}MillisBehindLatest`, behind, {
+        threshold: ageThreshold, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: 'The enhanced fan-out consumer is more than half its max record age behind.',
+      }));
+      widgets.push(new cw.GraphWidget({ title: `${name}: EFO millis behind latest`, width: 12, left: [behind] }));
+    }
+    for (const a of added) a.addAlarmAction(this.action);
+    this.dashboard.addWidgets(...widgets);
   }
 
   private alarm(name: string, metric: cw.IMetric, props: Omit<cw.CreateAlarmOptions, 'alarmName'>): cw.Alarm {

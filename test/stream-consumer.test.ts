@@ -1,0 +1,96 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { ConsumerOrdering, FailureDestination, PipelineMonitor, StreamConsumer, StreamConsumerProps } from '../lib';
+import { newApp } from './support/nag';
+
+function build(props: Partial<StreamConsumerProps> = {}, monitor = false): Template {
+  const stack = new Stack(newApp(), 'C');
+  const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
+  const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({batchItemFailures:[]})') });
+  const consumer = new StreamConsumer(stack, 'Consumer', { function: fn, stream, encryptionKey: key, ...props });
+  if (monitor) {
+    const m = new PipelineMonitor(stack, 'Monitor', { encryptionKey: key });
+    m.addConsumer('Processor', { function: fn, maxRecordAge: consumer.maxRecordAge, failureBucket: consumer.failureBucket, consumerName: consumer.consumer?.streamConsumerName, stream: consumer.consumer ? stream : undefined });
+  }
+  return Template.fromStack(stack);
+}
+
+describe('StreamConsumer', () => {
+  test('always reports partial failures, bisects, and has finite retries and record age', () => {
+    build().hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
+      MaximumRecordAgeInSeconds: 86400,
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 1,
+      ParallelizationFactor: 1,
+    });
+  });
+
+  test('defaults to an encrypted S3 on-failure destination with request metrics', () => {
+    const t = build();
+    const esm = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))[0] as any;
+    const dest = esm.Properties.DestinationConfig.OnFailure.Destination;
+    expect(dest['Fn::GetAtt'][0]).toMatch(/^ConsumerFailures/);
+    const bucket = t.toJSON().Resources[dest['Fn::GetAtt'][0]];
+    expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
+    expect(bucket.Properties.MetricsConfigurations).toEqual([{ Id: 'OnFailure' }]);
+  });
+
+  test('PER_KEY ordering spreads a shard over up to 10 invocations', () => {
+    build({ ordering: ConsumerOrdering.PER_KEY }).hasResourceProperties('AWS::Lambda::EventSourceMapping', { ParallelizationFactor: 10 });
+  });
+
+  test('an SQS failure destination is used when asked, and must be encrypted', () => {
+    const stack = new Stack(newApp(), 'Q');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const stream = new kinesis.Stream(stack, 'Stream');
+    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const plain = new sqs.Queue(stack, 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    expect(() => new StreamConsumer(stack, 'Bad', { function: fn, stream, encryptionKey: key, failureDestination: FailureDestination.SQS, failureQueue: plain }))
+      .toThrow(/`failureQueue` must be encrypted/);
+    const queue = new sqs.Queue(stack, 'Dlq', { encryptionMasterKey: key });
+    new StreamConsumer(stack, 'Good', { function: fn, stream, encryptionKey: key, failureDestination: FailureDestination.SQS, failureQueue: queue });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Dlq'), 'Arn'] } } },
+    });
+  });
+
+  test('enhanced fan-out reads through a registered consumer', () => {
+    const t = build({ enhancedFanOut: true });
+    t.resourceCountIs('AWS::Kinesis::StreamConsumer', 1);
+    const esm = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))[0] as any;
+    const consumerId = Object.keys(t.findResources('AWS::Kinesis::StreamConsumer'))[0];
+    expect(esm.Properties.EventSourceArn['Fn::GetAtt'][0]).toBe(consumerId);
+  });
+
+  test.each([
+    [{ retryAttempts: -1 }, /`retryAttempts` \(-1\) must be an integer 0-10,000; infinite retries block the shard/],
+    [{ maxRecordAge: Duration.days(8) }, /`maxRecordAge` \(691200 s\) must be 60 s-7 days/],
+    [{ batchSize: 20000 }, /`batchSize` \(20000\) must be an integer 1-10,000/],
+    [{ latencyTarget: Duration.minutes(6) }, /`latencyTarget` \(360 s\) must be at most 300 s/],
+    [{ ordering: ConsumerOrdering.PER_KEY, parallelizationFactor: 11 }, /`parallelizationFactor` \(11\) must be an integer 1-10/],
+    [{ parallelizationFactor: 4 }, /`parallelizationFactor` \(4\) needs ordering PER_KEY/],
+  ])('rejects %p', (props, error) => {
+    expect(() => build(props as Partial<StreamConsumerProps>)).toThrow(error);
+  });
+
+  test('the monitor watches the consumer: iterator age, errors, throttles, failed batches, EFO lag', () => {
+    const t = build({ enhancedFanOut: true }, true);
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties);
+    const byMetric = Object.fromEntries(alarms.map((a) => [a.MetricName, a]));
+    expect(byMetric.IteratorAge).toMatchObject({ Namespace: 'AWS/Lambda', Threshold: 43_200_000 });
+    expect(byMetric.Errors.Dimensions).toEqual([{ Name: 'FunctionName', Value: { Ref: expect.stringMatching(/^Fn/) } }]);
+    expect(byMetric.Throttles).toBeDefined();
+    expect(byMetric.PutRequests.Dimensions).toEqual(expect.arrayContaining([{ Name: 'FilterId', Value: 'OnFailure' }]));
+    expect(byMetric['SubscribeToShardEvent.MillisBehindLatest'].Dimensions).toEqual(expect.arrayContaining([expect.objectContaining({ Name: 'ConsumerName' })]));
+    for (const a of alarms) expect(a.AlarmActions).toHaveLength(1);
+  });
+});
