@@ -1,0 +1,89 @@
+/**
+ * `cdk-streaming-pipelines/runtime`: the batch-processing runtime the library's handlers
+ * use, for your own Lambda functions behind an event-source mapping.
+ *
+ *   import { batchHandler } from 'cdk-streaming-pipelines/runtime';
+ *   export const handler = batchHandler(async (event) => { await apply(event); }, {
+ *     idempotency: { tableName: process.env.IDEMPOTENCY_TABLE!, keyField: 'event_id' },
+ *   });
+ */
+import { batchMetrics } from './batch/emf';
+import { processBatch, type BatchResult, type DeadLetterEntry, type ProcessOptions, type RecordHandler } from './batch/process-batch';
+import { DynamoDbIdempotencyStore, type DynamoDbSender } from './idempotency/dynamodb-store';
+import { payloadHash } from './idempotency/payload-hash';
+
+export { processBatch, PoisonRecordError } from './batch/process-batch';
+export type { BatchResult, BatchStats, DeadLetterEntry, IdempotencyOptions, Outcome, ProcessOptions, RecordContext, RecordHandler } from './batch/process-batch';
+export { normalizeEvent, UnsupportedEventError } from './batch/event-sources';
+export type { BatchItemFailure, SourceKind } from './batch/event-sources';
+export { batchMetrics } from './batch/emf';
+export { deaggregate, isAggregated, KplDecodeError } from './kpl';
+export { DynamoDbIdempotencyStore } from './idempotency/dynamodb-store';
+export { InMemoryIdempotencyStore, InMemoryIdempotencyTable } from './idempotency/store';
+export type { ClaimOutcome, ClaimRequest, IdempotencyStore } from './idempotency/store';
+export { payloadHash } from './idempotency/payload-hash';
+export { packPutRecords, putAllRecords } from './put-records-packer';
+
+/** The part of the Lambda context the wrapper reads. */
+export interface LambdaContextLike {
+  readonly awsRequestId: string;
+  readonly functionName?: string;
+  getRemainingTimeInMillis(): number;
+}
+
+export interface BatchHandlerOptions {
+  /** DynamoDB idempotency on a payload field (a top-level key of the JSON record). @default off */
+  readonly idempotency?: {
+    readonly tableName: string;
+    readonly keyField: string;
+    /** How long completed keys are remembered. @default 7 days */
+    readonly ttlSeconds?: number;
+    /** Reject a key reused with different content. @default true */
+    readonly checkPayloadHash?: boolean;
+    /** The DynamoDB client (built with maxAttempts: 1: the store retries itself). @default a new DynamoDBClient */
+    readonly client?: DynamoDbSender;
+  };
+  /** Sink for permanent failures, so poison records never block a shard. @default none (reported) */
+  readonly deadLetter?: (entries: DeadLetterEntry[]) => Promise<void>;
+  /** Most order keys in flight. @default 16 */
+  readonly concurrency?: number;
+  /** `json` or raw `bytes`. @default 'json' */
+  readonly parse?: 'json' | 'bytes';
+  /** EMF namespace of the batch metrics. @default 'StreamingPipelines' */
+  readonly metricsNamespace?: string;
+}
+
+/** Wraps a per-record handler into a Lambda handler returning the partial batch response, with EMF metrics. */
+export function batchHandler(recordHandler: RecordHandler, options: BatchHandlerOptions = {}): (event: unknown, context: LambdaContextLike) => Promise<{ batchItemFailures: BatchResult['batchItemFailures'] }> {
+  let client = options.idempotency?.client;
+  return async (event, context) => {
+    const idem = options.idempotency;
+    let idempotency: ProcessOptions['idempotency'];
+    if (idem) {
+      if (!client) {
+        // Loaded lazily so functions without idempotency never load the SDK.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { DynamoDBClient } = require('@aws-sdk/client-dynamodb');
+        client = new DynamoDBClient({ maxAttempts: 1 }) as DynamoDbSender;
+      }
+      const store = new DynamoDbIdempotencyStore({ client: client!, tableName: idem.tableName, ttlSeconds: idem.ttlSeconds ?? 7 * 24 * 3600, owner: context.awsRequestId });
+      idempotency = {
+        store,
+        keyOf: (r) => {
+          const v = (r as Record<string, unknown> | null)?.[idem.keyField];
+          return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+        },
+        hashOf: idem.checkPayloadHash === false ? undefined : payloadHash,
+      };
+    }
+    const result = await processBatch(event, recordHandler, {
+      idempotency, deadLetter: options.deadLetter, concurrency: options.concurrency, parse: options.parse,
+      remainingTimeMs: () => context.getRemainingTimeInMillis(),
+    });
+    console.log(JSON.stringify(batchMetrics(result.stats, {
+      namespace: options.metricsNamespace ?? 'StreamingPipelines',
+      dimensions: { FunctionName: context.functionName ?? 'unknown', Source: result.stats.kind },
+    })));
+    return { batchItemFailures: result.batchItemFailures };
+  };
+}
