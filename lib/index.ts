@@ -8,6 +8,7 @@ export * from './core/lake-table';
 export * from './core/parquet-delivery';
 export * from './core/pipeline-monitor';
 export * from './core/stream-consumer';
+export * from './core/idempotency-table';
 export * from './handlers/bundled-function';
 export * from './handlers/firehose-transform-function';
 export * from './streaming-lake/streaming-lake-props';

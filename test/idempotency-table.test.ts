@@ -1,0 +1,33 @@
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { IdempotencyTable } from '../lib';
+import { expectNagClean } from './support/nag';
+import { synth } from './support/template';
+
+test('the idempotency table has the keys the store expects, TTL, on-demand, KMS and PITR', () => {
+  const t = synth((s) => new IdempotencyTable(s, 'Idem', { encryptionKey: new kms.Key(s, 'K', { enableKeyRotation: true }) }));
+  const table = Object.values(t.findResources('AWS::DynamoDB::Table'))[0] as any;
+  expect(table.Properties).toMatchObject({
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    BillingMode: 'PAY_PER_REQUEST',
+    SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+  });
+  expect(table.DeletionPolicy).toBe('Retain');
+});
+
+test('grantStore allows exactly the store\'s actions, no wildcards', () => {
+  const t = synth((s) => {
+    const idem = new IdempotencyTable(s, 'Idem', { encryptionKey: new kms.Key(s, 'K', { enableKeyRotation: true }) });
+    const fn = new lambda.Function(s, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    idem.grantStore(fn);
+  });
+  const statements = (Object.values(t.findResources('AWS::IAM::Policy'))[0] as any).Properties.PolicyDocument.Statement;
+  const ddb = statements.find((s: any) => JSON.stringify(s.Action).includes('dynamodb'));
+  expect(ddb.Action).toEqual(['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem']);
+});
+
+test('the idempotency table is nag-clean', () => {
+  expectNagClean((s) => new IdempotencyTable(s, 'Idem', { encryptionKey: new kms.Key(s, 'K', { enableKeyRotation: true }) }));
+});
