@@ -150,7 +150,12 @@ async function claimAll(units: Unit[], idem: IdempotencyOptions, options: Proces
   const requests: { key: string; payloadHash?: string }[] = [];
   const owners: Unit[] = [];
   for (const u of units) {
-    const key = idem.keyOf(u.value);
+    let key: string | undefined;
+    try {
+      key = idem.keyOf(u.value);
+    } catch {
+      key = undefined; // a payload the key function cannot read fails alone, not the batch
+    }
     if (key === undefined || key === '') {
       fail(u, 'missing_idempotency_key');
       continue;
@@ -168,6 +173,11 @@ async function claimAll(units: Unit[], idem: IdempotencyOptions, options: Proces
   } catch {
     outcomes = requests.map(() => 'error');
   }
+  // An 'error' claim may have committed with its response lost: release it with the failures,
+  // so the retry can claim at once instead of waiting out the invocation's timeout.
+  owners.forEach((u, i) => {
+    if (outcomes[i] === 'error') u.claimed = true;
+  });
   const firstOfKey = new Map<string, Unit>();
   owners.forEach((u, i) => {
     const o = outcomes[i];
@@ -275,11 +285,14 @@ function respond(kind: SourceKind, byLane: Unit[][], all: Unit[], durationMs: nu
     if (units.length === 0) continue;
     const lane = units[0].lane;
     const failed = units.filter((u) => u.outcome === 'failed');
-    if (failed.length === 0) continue;
+    if (failed.length === 0 && !units.some((u) => u.outcome === 'skipped')) continue;
     if (!lane.stopsAtFirstFailure) {
       failed.forEach((u) => report(u.failureId));
     } else {
-      const first = failed.reduce((a, b) => (a.pos < b.pos ? a : b));
+      // Skipped records always need redelivery, even when the failure that stopped the lane was
+      // later settled (a dead-letter sink that failed once, then took the record).
+      const pending = units.filter((u) => u.outcome === 'failed' || u.outcome === 'skipped');
+      const first = pending.reduce((a, b) => (a.pos < b.pos ? a : b));
       report(first.failureId);
       // SQS FIFO deletes what is not reported: report every later message of the group too.
       if (lane.reportsSkipped) units.filter((u) => u.pos > first.pos).forEach((u) => report(u.failureId));
