@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, transformBatch, type SourceRecord } from '../lambda/firehose-transform/core';
+import { benchHotPath } from './hot-path';
 import { benchKpl } from './kpl';
 
 const ROOT = resolve(__dirname, '..');
@@ -254,6 +255,7 @@ async function main(): Promise<void> {
   benchFloor(batches, recordBytes);
   await benchHandler(batches, recordBytes);
   await benchKpl(bench);
+  await benchHotPath(bench);
   benchAppSynth();
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }

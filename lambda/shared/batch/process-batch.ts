@@ -108,7 +108,15 @@ export async function processBatch(event: unknown, handler: RecordHandler, optio
   // 1. Decode every delivered record into user records (KPL aggregates expand).
   const byLane = batch.lanes.map((lane) => {
     const units: Unit[] = [];
-    for (const item of lane.items) for (const u of decodeUnits(item, parse, batch.kind === 'kinesis')) units.push({ ...u, lane, pos: units.length });
+    for (const item of lane.items) {
+      for (const u of decodeUnits(item, parse, batch.kind === 'kinesis')) {
+        // Extend the decoded unit in place: a copy per record is measurable on 10,000-record batches.
+        const unit = u as Unit;
+        unit.lane = lane;
+        unit.pos = units.length;
+        units.push(unit);
+      }
+    }
     return units;
   });
   const all = byLane.flat();
@@ -224,7 +232,8 @@ async function runLane(units: Unit[], handler: RecordHandler, limit: Semaphore, 
         noteFailure(u);
         continue;
       }
-      await limit.acquire();
+      const wait = limit.acquire();
+      if (wait) await wait; // no microtask hop when a slot is free
       try {
         const r = handler(u.value, { lane: lane.id, partitionKey: u.partitionKey, subSequence: u.subSequence, bytes: u.bytes });
         if (r && typeof (r as Promise<unknown>).then === 'function') await r;

@@ -1,0 +1,498 @@
+/**
+ * The batch runtime's hot path against AWS Powertools (issue 3, Part C).
+ *
+ *   hot-path-vs-powertools   one 10,000-record Kinesis batch, idempotency on, against the same dynalite:
+ *                            ours (processBatch + DynamoDbIdempotencyStore) vs Powertools
+ *                            (BatchProcessor + makeIdempotent + DynamoDBPersistenceLayer); median ms
+ *   ddb-requests-per-1000    DynamoDB requests per 1,000 records, counted at dynalite's HTTP server
+ *   raw-floor-overhead       processBatch without idempotency vs a bare base64 → JSON.parse loop
+ *   bundle                   minified bundle bytes and require() time of every handler asset, and of the runtime
+ *
+ * How requests are counted:
+ * - At the server, for both sides: startLocalAws() builds dynalite with `require('dynalite')`; while it
+ *   starts, that export is wrapped so the http.Server it returns gets a `request` listener. Every HTTP
+ *   request either side sends (SDK retries included) is counted, by X-Amz-Target.
+ * - Powertools talks to dynalite directly (PutItem, UpdateItem, ...), so its server count is what
+ *   DynamoDB would receive.
+ * - Our store sends TransactWriteItems, which dynalite lacks: bench/dynalite-transactions.ts emulates each
+ *   one with 1 BatchGetItem + ceil(n / 25) BatchWriteItem. The server count (`ours`) therefore includes
+ *   the emulation; `ours_api_calls` counts the store's own requests (its `onRequest` callback, checked
+ *   against the adapter's count), which is what DynamoDB would receive.
+ *
+ * What the times measure: dynalite runs in this process and is CPU-bound, so each side's wall time is the
+ * SDK client's per-request work (serialize, sign, HTTP) plus dynalite's per-request and per-item work
+ * (expression parsing, validation, LevelDB), with no network latency. Both sides write every key twice
+ * (claim, complete); ours pays the emulation's extra reads. The engines' own code is a few percent of it.
+ *
+ * Both sides run the same handler (sum a field) over the same batch; each measured run gets a fresh table
+ * so every record is new work; runs are interleaved and the median is reported.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { buildSync } from 'esbuild';
+import { processBatch } from '../lambda/shared/batch/process-batch';
+import { DynamoDbIdempotencyStore } from '../lambda/shared/idempotency/dynamodb-store';
+import { dynamoClient, startLocalAws } from '../test/integration/local-aws';
+import { DynaliteTransactions } from './dynalite-transactions';
+
+type Bench = (name: string, figures: Record<string, unknown>) => void;
+
+const ROOT = resolve(__dirname, '..');
+const RECORDS = 10_000;
+const TARGET_RECORD_BYTES = 300;
+/** Measured runs per side on the idempotent path (each on a fresh table); the median is reported. */
+const RUNS = 3;
+/**
+ * A pair of runs takes ~45 s, nearly all of it Powertools against dynalite. On a loaded machine the last
+ * pair is dropped (never below 2) rather than overrun the ~3-minute budget; `runs` says how many were made.
+ */
+const IDEMPOTENT_BUDGET_MS = 140_000;
+/** Powertools warms up (JIT, keep-alive sockets) on a slice: a full Powertools run against dynalite takes ~40 s. */
+const WARMUP_RECORDS = 1_000;
+const FLOOR_WARMUP = 10;
+const FLOOR_RUNS = 31;
+const INIT_RUNS = 10;
+const SDK_INIT_RUNS = 5;
+const TTL_SECONDS = 7 * 24 * 3600;
+/** A valid configuration for every handler that reads one at init (firehose-transform, redrive). */
+const HANDLER_ENV: Record<string, string> = {
+  EVENT_TIME_FIELD: 'ts',
+  EVENT_TIME_FORMAT: 'iso8601',
+  EVENT_TIME_GRANULARITY: 'hour',
+  PARTITION_FIELDS: JSON.stringify({ p_region: 'region', p_tenant: 'tenant' }),
+  FLATTEN_FIELDS: JSON.stringify({ user_id: 'user.id' }),
+  STREAM_ARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/bench-events',
+};
+
+const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const log = (line: string): void => {
+  process.stderr.write(`bench hot-path: ${line}\n`);
+};
+
+/** Deterministic PRNG (mulberry32) so every run uses the same records. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Payload {
+  event_id: string;
+  amount: number;
+}
+
+/** One shard's batch as Lambda's Kinesis event source mapping delivers it; every record has a unique `event_id`. */
+function makeEvent(records: number, seed = 7): { event: KinesisStreamEvent; amountCents: number; avgBytes: number } {
+  const rand = prng(seed);
+  const streamArn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/bench-events';
+  let amountCents = 0;
+  let bytes = 0;
+  const Records: KinesisStreamRecord[] = Array.from({ length: records }, (_, i) => {
+    const cents = Math.floor(rand() * 100_000);
+    amountCents += cents;
+    const doc = {
+      event_id: `evt-${i.toString(16).padStart(8, '0')}-${Math.floor(rand() * 1e12).toString(36)}`,
+      ts: `2026-11-01T12:${String(Math.floor(i / 600) % 60).padStart(2, '0')}:${String(Math.floor(i / 10) % 60).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z`,
+      type: ['page_view', 'click', 'purchase', 'signup'][Math.floor(rand() * 4)],
+      region: ['eu-west-1', 'us-east-1', 'ap-south-1'][Math.floor(rand() * 3)],
+      tenant: `tenant-${Math.floor(rand() * 20)}`,
+      user: { id: `u-${Math.floor(rand() * 1e9)}`, segment: ['free', 'pro', 'enterprise'][Math.floor(rand() * 3)] },
+      device: { os: ['ios', 'android', 'web'][Math.floor(rand() * 3)], id: `d-${Math.floor(rand() * 500)}` },
+      amount: cents / 100,
+      note: '',
+    };
+    doc.note = 'n'.repeat(Math.max(0, TARGET_RECORD_BYTES - JSON.stringify(doc).length));
+    const json = JSON.stringify(doc);
+    bytes += Buffer.byteLength(json);
+    const sequenceNumber = `49654586331234567890123456789${String(100_000_000_000 + i * 7).padStart(27, '0')}`;
+    return {
+      kinesis: {
+        kinesisSchemaVersion: '1.0',
+        partitionKey: doc.device.id,
+        sequenceNumber,
+        data: Buffer.from(json).toString('base64'),
+        approximateArrivalTimestamp: 1793534400 + i / 1000,
+      },
+      eventSource: 'aws:kinesis',
+      eventVersion: '1.0',
+      eventID: `shardId-000000000000:${sequenceNumber}`,
+      eventName: 'aws:kinesis:record',
+      invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench-consumer',
+      awsRegion: 'eu-west-1',
+      eventSourceARN: streamArn,
+    };
+  });
+  return { event: { Records }, amountCents, avgBytes: Math.round(bytes / records) };
+}
+
+/** A Lambda context with a 15-minute deadline from now (only getRemainingTimeInMillis is read). */
+function lambdaContext(requestId: string): Context {
+  const deadline = Date.now() + 900_000;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'bench-consumer',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:bench-consumer',
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: '/aws/lambda/bench-consumer',
+    logStreamName: 'bench',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request counting at dynalite's HTTP server.
+
+interface ServerCounter {
+  /** HTTP requests received so far, by DynamoDB operation. */
+  snapshot(): Map<string, number>;
+}
+
+/** Starts the local servers with dynalite's http.Server counting every request it receives. */
+async function startCountedLocalAws(): Promise<{ aws: Awaited<ReturnType<typeof startLocalAws>>; counter: ServerCounter }> {
+  const counts = new Map<string, number>();
+  let servers = 0;
+  const path = require.resolve('dynalite');
+  require(path);
+  const cached = require.cache[path];
+  if (cached === undefined) throw new Error('bench hot-path: dynalite is not in the require cache');
+  const original = cached.exports as (options: Record<string, unknown>) => Server;
+  cached.exports = (options: Record<string, unknown>): Server => {
+    const server = original(options);
+    servers++;
+    // Node closes keep-alive sockets idle for 5 s; a client whose sockets idled through the other side's run
+    // then writes to closed sockets (ECONNRESET). DynamoDB keeps idle connections far longer.
+    server.keepAliveTimeout = 600_000;
+    server.on('request', (req: IncomingMessage) => {
+      const target = String(req.headers['x-amz-target'] ?? 'unknown').replace(/^DynamoDB_\d+\./, '');
+      counts.set(target, (counts.get(target) ?? 0) + 1);
+    });
+    return server;
+  };
+  let aws;
+  try {
+    aws = await startLocalAws();
+  } finally {
+    cached.exports = original;
+  }
+  if (servers !== 1) {
+    await aws.stop();
+    throw new Error(`bench hot-path: expected startLocalAws to build one dynalite server through require('dynalite'), saw ${servers}`);
+  }
+  return { aws, counter: { snapshot: () => new Map(counts) } };
+}
+
+function diff(after: Map<string, number>, before: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [op, n] of after) if (n - (before.get(op) ?? 0) > 0) out[op] = n - (before.get(op) ?? 0);
+  return out;
+}
+
+const total = (byOp: Record<string, number>): number => Object.values(byOp).reduce((a, b) => a + b, 0);
+
+function addInto(acc: Record<string, number>, byOp: Record<string, number>): void {
+  for (const [op, n] of Object.entries(byOp)) acc[op] = (acc[op] ?? 0) + n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two sides.
+
+let tables = 0;
+async function createTable(ddb: DynamoDBClient, keyName: string): Promise<string> {
+  const TableName = `bench-${keyName}-${process.pid}-${tables++}`;
+  // dynalite is started with createTableMs: 0, so the table is ACTIVE at once.
+  await ddb.send(new CreateTableCommand({
+    TableName,
+    AttributeDefinitions: [{ AttributeName: keyName, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: keyName, KeyType: 'HASH' }],
+    BillingMode: 'PAY_PER_REQUEST',
+  }));
+  return TableName;
+}
+
+interface SideRun {
+  ms: number;
+  /** HTTP requests dynalite received while the batch was processed, by operation. */
+  http: Record<string, number>;
+  /** The store's own DynamoDB requests (ours only). */
+  apiCalls?: number;
+}
+
+/** Ours: processBatch with DynamoDbIdempotencyStore (TransactWriteItems emulated over dynalite), keyed on `event_id`. */
+async function runOurs(ddb: DynamoDBClient, counter: ServerCounter, event: KinesisStreamEvent, expectCents: number, label: string): Promise<SideRun> {
+  const tableName = await createTable(ddb, 'pk');
+  const client = new DynaliteTransactions(ddb);
+  let storeRequests = 0;
+  const storeErrors: unknown[] = [];
+  const context = lambdaContext(`ours-${label}`);
+  const store = new DynamoDbIdempotencyStore({
+    client,
+    tableName,
+    ttlSeconds: TTL_SECONDS,
+    owner: context.awsRequestId,
+    onRequest: () => {
+      storeRequests++;
+    },
+    onError: (info) => storeErrors.push(info),
+  });
+  let cents = 0;
+  const before = counter.snapshot();
+  const t = performance.now();
+  const result = await processBatch(event, (record) => {
+    cents += Math.round((record as Payload).amount * 100);
+  }, {
+    idempotency: { store, keyOf: (record) => (record as Payload).event_id },
+    remainingTimeMs: context.getRemainingTimeInMillis,
+  });
+  const ms = performance.now() - t;
+  const http = diff(counter.snapshot(), before);
+  const n = event.Records.length;
+  if (result.batchItemFailures.length > 0 || result.stats.processed !== n || cents !== expectCents || storeErrors.length > 0) {
+    throw new Error(`bench hot-path: ours did not process all ${n} records: ${JSON.stringify({ stats: result.stats, cents, expectCents, storeErrors })}`);
+  }
+  if (storeRequests !== client.apiCalls) throw new Error(`bench hot-path: store reported ${storeRequests} requests, the adapter saw ${client.apiCalls}`);
+  return { ms, http, apiCalls: storeRequests };
+}
+
+/**
+ * Powertools, as its docs pair the two utilities: BatchProcessor(KinesisDataStreams) + processPartialResponse
+ * over a record handler made idempotent with makeIdempotent. The record handler decodes the payload once and
+ * the idempotent function is keyed on the payload's `event_id` (eventKeyJmesPath: 'event_id'); keying the
+ * Kinesis record itself with `powertools_json(powertools_base64(kinesis.data)).event_id` would decode each
+ * payload again on every key computation. Records run in parallel (Powertools' default).
+ */
+async function runPowertools(ddb: DynamoDBClient, counter: ServerCounter, event: KinesisStreamEvent, expectCents: number, label: string): Promise<SideRun> {
+  const tableName = await createTable(ddb, 'id');
+  // Built per run only because each run has a fresh table; on Lambda these live at module scope.
+  const persistenceStore = new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: ddb });
+  const config = new IdempotencyConfig({ eventKeyJmesPath: 'event_id' });
+  let cents = 0;
+  const applyOnce = makeIdempotent((payload: Payload): void => {
+    cents += Math.round(payload.amount * 100);
+  }, { persistenceStore, config });
+  const processor = new BatchProcessor(EventType.KinesisDataStreams);
+  const recordHandler = async (record: KinesisStreamRecord): Promise<void> =>
+    applyOnce(JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8')) as Payload);
+  const context = lambdaContext(`powertools-${label}`);
+  const before = counter.snapshot();
+  const t = performance.now();
+  config.registerLambdaContext(context);
+  const response = await processPartialResponse(event, recordHandler, processor, { context });
+  const ms = performance.now() - t;
+  const http = diff(counter.snapshot(), before);
+  const n = event.Records.length;
+  if (response.batchItemFailures.length > 0 || cents !== expectCents) {
+    const firstError = processor.errors[0] as (Error & { cause?: unknown }) | undefined;
+    const cause = firstError?.cause as Error | undefined;
+    throw new Error(`bench hot-path: Powertools did not process all ${n} records: ${response.batchItemFailures.length} failures, cents ${cents}/${expectCents}; first error: ${firstError?.message}, caused by ${cause?.name}: ${cause?.message}`);
+  }
+  return { ms, http };
+}
+
+async function benchIdempotentPath(bench: Bench): Promise<void> {
+  const { aws, counter } = await startCountedLocalAws();
+  const oursClient = dynamoClient(aws.endpoints.dynamodb);
+  const ptClient = dynamoClient(aws.endpoints.dynamodb);
+  try {
+    const { event, amountCents, avgBytes } = makeEvent(RECORDS);
+    const warm = makeEvent(WARMUP_RECORDS, 11);
+    log(`${RECORDS} records of ~${avgBytes} bytes; warming up (ours on the full batch, Powertools on ${WARMUP_RECORDS} records)`);
+    await runOurs(oursClient, counter, event, amountCents, 'warmup');
+    await runPowertools(ptClient, counter, warm.event, warm.amountCents, 'warmup');
+
+    const ours: number[] = [];
+    const powertools: number[] = [];
+    const oursHttp: Record<string, number> = {};
+    const ptHttp: Record<string, number> = {};
+    let oursApiCalls = 0;
+    // Interleaved, so both sides see the same machine state and the same dynalite heap growth.
+    const started = performance.now();
+    for (let run = 0; run < RUNS; run++) {
+      const elapsed = performance.now() - started;
+      if (run >= 2 && elapsed + elapsed / run > IDEMPOTENT_BUDGET_MS) {
+        log(`stopping after ${run} runs to stay within the time budget`);
+        break;
+      }
+      const o = await runOurs(oursClient, counter, event, amountCents, String(run));
+      addInto(oursHttp, o.http);
+      oursApiCalls += o.apiCalls ?? 0;
+      ours.push(o.ms);
+      const p = await runPowertools(ptClient, counter, event, amountCents, String(run));
+      addInto(ptHttp, p.http);
+      powertools.push(p.ms);
+      log(`run ${run + 1}/${RUNS}: ours ${o.ms.toFixed(0)} ms, Powertools ${p.ms.toFixed(0)} ms`);
+    }
+    const oursMs = median(ours);
+    const ptMs = median(powertools);
+    bench('hot-path-vs-powertools', {
+      records: RECORDS,
+      avg_record_bytes: avgBytes,
+      runs: ours.length,
+      ours_ms: round(oursMs),
+      powertools_ms: round(ptMs),
+      ratio: round(ptMs / oursMs, 2),
+      ours_runs_ms: ours.map((x) => round(x)),
+      powertools_runs_ms: powertools.map((x) => round(x)),
+    });
+    const per1000 = (n: number): number => round((n / (ours.length * RECORDS)) * 1000, 1);
+    const perOp = (byOp: Record<string, number>): Record<string, number> =>
+      Object.fromEntries(Object.entries(byOp).sort().map(([op, n]) => [op, per1000(n)]));
+    bench('ddb-requests-per-1000', {
+      ours: per1000(total(oursHttp)),
+      ours_api_calls: per1000(oursApiCalls),
+      powertools: per1000(total(ptHttp)),
+      ours_http_by_operation: perOp(oursHttp),
+      powertools_http_by_operation: perOp(ptHttp),
+    });
+  } finally {
+    oursClient.destroy();
+    ptClient.destroy();
+    await aws.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine overhead without I/O.
+
+function benchRawFloor(bench: Bench): Promise<void> {
+  const { event, amountCents } = makeEvent(RECORDS);
+  let cents = 0;
+  const handler = (record: unknown): void => {
+    cents += Math.round((record as Payload).amount * 100);
+  };
+  const floor = (): void => {
+    for (const r of event.Records) handler(JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf8')));
+  };
+  const ours = async (): Promise<void> => {
+    const result = await processBatch(event, handler);
+    if (result.stats.processed !== RECORDS) throw new Error(`bench hot-path: processBatch processed ${result.stats.processed}/${RECORDS}`);
+  };
+  return (async () => {
+    for (let i = 0; i < FLOOR_WARMUP; i++) {
+      floor();
+      await ours();
+    }
+    const oursMs: number[] = [];
+    const floorMs: number[] = [];
+    for (let i = 0; i < FLOOR_RUNS; i++) {
+      cents = 0;
+      let t = performance.now();
+      floor();
+      floorMs.push(performance.now() - t);
+      if (cents !== amountCents) throw new Error('bench hot-path: floor loop miscounted');
+      cents = 0;
+      t = performance.now();
+      await ours();
+      oursMs.push(performance.now() - t);
+      if (cents !== amountCents) throw new Error('bench hot-path: processBatch miscounted');
+    }
+    const o = median(oursMs);
+    const f = median(floorMs);
+    bench('raw-floor-overhead', { records: RECORDS, runs: FLOOR_RUNS, ours_ms: round(o, 2), floor_ms: round(f, 2), ratio: round(o / f, 2) });
+  })();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles.
+
+function benchBundles(bench: Bench): void {
+  const assets = join(ROOT, 'assets', 'lambda');
+  const handlers = (): string[] => (existsSync(assets)
+    ? readdirSync(assets, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(assets, d.name, 'index.js'))).map((d) => d.name).sort()
+    : []);
+  const sources = readdirSync(join(ROOT, 'lambda'), { withFileTypes: true })
+    .filter((d) => d.isDirectory() && d.name !== 'shared' && existsSync(join(ROOT, 'lambda', d.name, 'index.ts'))).map((d) => d.name);
+  if (sources.some((name) => !handlers().includes(name))) {
+    log('handler assets missing: running scripts/bundle-handlers.mjs');
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle-handlers.mjs')], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench hot-path: bundle-handlers failed: ${r.stderr}`);
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
+  try {
+    // The runtime alone, built as the handler assets are (scripts/bundle-handlers.mjs).
+    const runtime = join(dir, 'runtime.js');
+    buildSync({
+      stdin: {
+        contents: "export { processBatch } from './lambda/shared/batch/process-batch';\nexport { DynamoDbIdempotencyStore } from './lambda/shared/idempotency/dynamodb-store';\n",
+        resolveDir: ROOT,
+        sourcefile: 'runtime-entry.ts',
+        loader: 'ts',
+      },
+      outfile: runtime,
+      bundle: true,
+      platform: 'node',
+      target: 'node22',
+      format: 'cjs',
+      minify: true,
+      legalComments: 'none',
+      external: ['@aws-sdk/*'],
+      logLevel: 'silent',
+      tsconfigRaw: { compilerOptions: { strict: true } },
+    });
+    const entries: [string, string][] = [...handlers().map((h): [string, string] => [h, join(assets, h, 'index.js')]), ['runtime', runtime]];
+    // Measured inside the child, around require() only. NODE_PATH lets the runtime bundle (in a temp dir) find
+    // the AWS SDK as the handler assets do; on Lambda the Node.js 22 runtime provides it. Handlers read their
+    // configuration at init, so the child gets a valid one for each.
+    const childEnv = { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), ...HANDLER_ENV };
+    const child = (file: string): string =>
+      `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));`;
+    const measure = (file: string): number => {
+      const r = spawnSync(process.execPath, ['-e', child(file)], { env: childEnv, encoding: 'utf8', timeout: 10_000 });
+      if (r.status !== 0) throw new Error(`require() failed (status ${r.status}): ${r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr.slice(0, 300)}`);
+      return Number(r.stdout);
+    };
+    for (const [handler, file] of entries) {
+      const code = readFileSync(file, 'utf8');
+      const bytes = Buffer.byteLength(code);
+      // The AWS SDK packages the bundle leaves external: on Lambda they load from the runtime, but at init all the same.
+      const sdk = [...new Set([...code.matchAll(/require\("(@aws-sdk\/[^"]+)"\)/g)].map((m) => m[1]))].sort();
+      try {
+        measure(file); // warms the file cache
+        const samples = Array.from({ length: INIT_RUNS }, () => measure(file));
+        let sdkFigures = {};
+        if (sdk.length > 0) {
+          const sdkEntry = join(dir, `${handler}-sdk.js`);
+          writeFileSync(sdkEntry, sdk.map((m) => `require(${JSON.stringify(m)});`).join('\n'));
+          measure(sdkEntry);
+          sdkFigures = { sdk_modules: sdk, sdk_init_ms: round(median(Array.from({ length: SDK_INIT_RUNS }, () => measure(sdkEntry))), 2) };
+        }
+        bench('bundle', { handler, bytes, init_ms: round(median(samples), 2), runs: INIT_RUNS, ...sdkFigures });
+      } catch (e) {
+        // A handler this file does not know the configuration of still gets its size reported.
+        bench('bundle', { handler, bytes, init_ms: null, error: (e as Error).message });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Prints the four hot-path figures; starts and stops its own local servers (127.0.0.1 only). */
+export async function benchHotPath(bench: Bench): Promise<void> {
+  await benchIdempotentPath(bench);
+  await benchRawFloor(bench);
+  benchBundles(bench);
+}
