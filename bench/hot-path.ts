@@ -42,6 +42,7 @@ import { processBatch } from '../lambda/shared/batch/process-batch';
 import { DynamoDbIdempotencyStore } from '../lambda/shared/idempotency/dynamodb-store';
 import { dynamoClient, startLocalAws } from '../test/integration/local-aws';
 import { DynaliteTransactions } from './dynalite-transactions';
+import { prng } from './prng';
 
 type Bench = (name: string, figures: Record<string, unknown>) => void;
 
@@ -82,17 +83,6 @@ const log = (line: string): void => {
   process.stderr.write(`bench hot-path: ${line}\n`);
 };
 
-/** Deterministic PRNG (mulberry32) so every run uses the same records. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Payload {
   event_id: string;

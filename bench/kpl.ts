@@ -13,6 +13,7 @@ import { buildSync } from 'esbuild';
 import { resolve } from 'node:path';
 import * as kinesisAgg from 'aws-kinesis-agg';
 import { deaggregate } from '../lambda/shared/kpl';
+import { prng } from './prng';
 
 const ROOT = resolve(__dirname, '..');
 const AGGREGATES = 200;
@@ -24,17 +25,6 @@ const ROUNDS = 21;
 /** A Lambda Kinesis event record's `kinesis` payload. */
 type Payload = Parameters<typeof kinesisAgg.deaggregateSync>[0];
 
-/** Deterministic PRNG (mulberry32) so every run decodes the same aggregates. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function userRecord(rand: () => number, i: number): { partitionKey: string; data: Buffer } {
   const doc = {

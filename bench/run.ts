@@ -17,6 +17,7 @@ import { gzipSync } from 'node:zlib';
 import { parseConfig, transformBatch, type SourceRecord } from '../lambda/firehose-transform/core';
 import { benchHotPath } from './hot-path';
 import { benchKpl } from './kpl';
+import { prng } from './prng';
 
 const ROOT = resolve(__dirname, '..');
 const ASSET = join(ROOT, 'assets', 'lambda', 'firehose-transform', 'index.js');
@@ -45,17 +46,6 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 
-/** Deterministic PRNG (mulberry32) so every run benchmarks the same records. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const OFFSETS = ['Z', '+00:00', '-05:00', '-04:00', '+01:00', '+02:00', '+05:30', '-0800', '+09', '-03:30'];
 const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1', 'us-west-2', 'ap-south-1'];
