@@ -35,12 +35,12 @@ import { join, resolve } from 'node:path';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { buildSync } from 'esbuild';
 import { processBatch } from '../lambda/shared/batch/process-batch';
 import { DynamoDbIdempotencyStore } from '../lambda/shared/idempotency/dynamodb-store';
-import { dynamoClient, startLocalAws } from '../test/integration/local-aws';
+import { createHashKeyTable, dynamoClient, startLocalAws } from '../test/integration/local-aws';
 import { DynaliteTransactions } from './dynalite-transactions';
 import { prng } from './prng';
 
@@ -211,15 +211,7 @@ function addInto(acc: Record<string, number>, byOp: Record<string, number>): voi
 
 let tables = 0;
 async function createTable(ddb: DynamoDBClient, keyName: string): Promise<string> {
-  const TableName = `bench-${keyName}-${process.pid}-${tables++}`;
-  // dynalite is started with createTableMs: 0, so the table is ACTIVE at once.
-  await ddb.send(new CreateTableCommand({
-    TableName,
-    AttributeDefinitions: [{ AttributeName: keyName, AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: keyName, KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
-  return TableName;
+  return createHashKeyTable(ddb, `bench-${keyName}-${process.pid}-${tables++}`, keyName);
 }
 
 interface SideRun {

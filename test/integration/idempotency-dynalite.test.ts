@@ -23,8 +23,6 @@ import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
   type CancellationReason,
-  CreateTableCommand,
-  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   TransactionCanceledException,
@@ -42,7 +40,7 @@ import {
 } from '../../lambda/shared/idempotency/dynamodb-store';
 import { payloadHash } from '../../lambda/shared/idempotency/payload-hash';
 import type { ClaimOutcome, ClaimRequest } from '../../lambda/shared/idempotency/store';
-import { dynamoClient, localAwsEndpoints } from './local-aws';
+import { createHashKeyTable, dynamoClient, localAwsEndpoints } from './local-aws';
 
 type Item = Record<string, AttributeValue>;
 
@@ -183,18 +181,7 @@ afterAll(() => {
 });
 
 async function createTable(): Promise<string> {
-  const TableName = `idempotency-${process.pid}-${Date.now()}-${tableCounter++}`;
-  await ddb.send(new CreateTableCommand({
-    TableName,
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
-  for (let i = 0; (await ddb.send(new DescribeTableCommand({ TableName }))).Table?.TableStatus !== 'ACTIVE'; i++) {
-    if (i > 100) throw new Error(`table ${TableName} never became ACTIVE`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return TableName;
+  return createHashKeyTable(ddb, `idempotency-${process.pid}-${Date.now()}-${tableCounter++}`);
 }
 
 interface Env {

@@ -1,5 +1,5 @@
-import { BatchWriteItemCommand, CreateTableCommand, DescribeTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { assertLoopback, dynamoClient, localAwsEndpoints, LOOPBACK } from './local-aws';
+import { BatchWriteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { assertLoopback, createHashKeyTable, dynamoClient, localAwsEndpoints, LOOPBACK } from './local-aws';
 
 describe('local AWS harness', () => {
   test('every endpoint the global setup published is http://127.0.0.1:<ephemeral port>', () => {
@@ -22,17 +22,7 @@ describe('local AWS harness', () => {
     const ddb = dynamoClient(localAwsEndpoints().dynamodb);
     try {
       const TableName = `smoke-${process.pid}-${Date.now()}`;
-      await ddb.send(new CreateTableCommand({
-        TableName,
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }));
-      // dynalite flips CREATING → ACTIVE on a timer, even with createTableMs: 0.
-      for (let i = 0; (await ddb.send(new DescribeTableCommand({ TableName }))).Table?.TableStatus !== 'ACTIVE'; i++) {
-        if (i > 100) throw new Error(`table ${TableName} never became ACTIVE`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await createHashKeyTable(ddb, TableName);
       const written = await ddb.send(new BatchWriteItemCommand({
         RequestItems: {
           [TableName]: ['a', 'b', 'c'].map((pk, i) => ({ PutRequest: { Item: { pk: { S: pk }, n: { N: String(i) } } } })),

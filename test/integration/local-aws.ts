@@ -11,7 +11,7 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -155,4 +155,22 @@ export function s3Client(endpoint: string): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/**
+ * Creates an on-demand table with one string hash key and waits until it is ACTIVE
+ * (dynalite flips CREATING → ACTIVE on a timer, even with createTableMs: 0).
+ */
+export async function createHashKeyTable(ddb: DynamoDBClient, TableName: string, keyName = 'pk'): Promise<string> {
+  await ddb.send(new CreateTableCommand({
+    TableName,
+    AttributeDefinitions: [{ AttributeName: keyName, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: keyName, KeyType: 'HASH' }],
+    BillingMode: 'PAY_PER_REQUEST',
+  }));
+  for (let i = 0; (await ddb.send(new DescribeTableCommand({ TableName }))).Table?.TableStatus !== 'ACTIVE'; i++) {
+    if (i > 100) throw new Error(`table ${TableName} never became ACTIVE`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return TableName;
 }

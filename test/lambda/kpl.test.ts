@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import * as kinesisAgg from 'aws-kinesis-agg';
 import * as protobuf from 'protobufjs';
 import { deaggregate, isAggregated, KplDecodeError, type UserRecord } from '../../lambda/shared/kpl';
+import { prng } from '../../bench/prng';
 
 // The KPL's aggregation schema, as published in amazon-kinesis-producer (aggregation-format.md, messages.proto).
 const KPL_PROTO = `
@@ -115,17 +116,6 @@ function decodeError(bytes: Buffer): KplDecodeError {
   throw new Error('expected a KplDecodeError, got a result');
 }
 
-/** mulberry32: a seeded PRNG so the property test is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sampleAggregate = (): PbAggregate => ({
   partition_key_table: ['user-1', 'user-2'],

@@ -57,6 +57,7 @@ import {
   InMemoryIdempotencyStore, InMemoryIdempotencyTable, type IdempotencyStore, type StoreOperation,
 } from '../../../lambda/shared/idempotency/store';
 import { b64, kinesisEvent, kplAggregate } from './fixtures';
+import { prng } from '../../../bench/prng';
 
 // ---------------------------------------------------------------------------
 // Seeds and PRNG
@@ -86,16 +87,9 @@ function deriveSeed(master: number, i: number): number {
 
 /** mulberry32. */
 class Rng {
-  private a: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.a = seed >>> 0;
-  }
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = prng(seed);
   }
   /** Integer in [lo, hi]. */
   int(lo: number, hi: number): number {
