@@ -14,7 +14,7 @@
  *   request either side sends (SDK retries included) is counted, by X-Amz-Target.
  * - Powertools talks to dynalite directly (PutItem, UpdateItem, ...), so its server count is what
  *   DynamoDB would receive.
- * - Our store sends TransactWriteItems, which dynalite lacks: bench/dynalite-transactions.ts emulates each
+ * - Our store sends TransactWriteItems, which dynalite lacks: test/support/dynalite-transactions.ts emulates each
  *   one with 1 BatchGetItem + ceil(n / 25) BatchWriteItem. The server count (`ours`) therefore includes
  *   the emulation; `ours_api_calls` counts the store's own requests (its `onRequest` callback, checked
  *   against the adapter's count), which is what DynamoDB would receive.
@@ -41,7 +41,7 @@ import { buildSync } from 'esbuild';
 import { processBatch } from '../lambda/shared/batch/process-batch';
 import { DynamoDbIdempotencyStore } from '../lambda/shared/idempotency/dynamodb-store';
 import { createHashKeyTable, dynamoClient, startLocalAws } from '../test/integration/local-aws';
-import { DynaliteTransactions } from './dynalite-transactions';
+import { DynaliteTransactions } from '../test/support/dynalite-transactions';
 import { prng } from './prng';
 
 type Bench = (name: string, figures: Record<string, unknown>) => void;
@@ -414,11 +414,13 @@ function benchBundles(bench: Bench): void {
 
   const dir = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
   try {
-    // The runtime alone, built as the handler assets are (scripts/bundle-handlers.mjs).
+    // The runtime alone, built as the handler assets are (scripts/bundle-handlers.mjs). It requires the DynamoDB
+    // client only when idempotency is configured (in batchHandler(), at init): sdk_init_ms is that extra init.
     const runtime = join(dir, 'runtime.js');
     buildSync({
       stdin: {
-        contents: "export { processBatch } from './lambda/shared/batch/process-batch';\nexport { DynamoDbIdempotencyStore } from './lambda/shared/idempotency/dynamodb-store';\n",
+        // The public entry (`cdk-streaming-pipelines/runtime`), minified as a user's bundler would.
+        contents: "export * from './lambda/shared/runtime';\n",
         resolveDir: ROOT,
         sourcefile: 'runtime-entry.ts',
         loader: 'ts',

@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 import { App, Stack } from 'aws-cdk-lib';
 import { applyAllPacks, formatFindings, synthFindings } from './compliance';
-import { addDefaultLake, addFullLake, addLakeOnExistingResources } from './examples';
+import { ConsumerOrdering } from '../lib';
+import { addCustomerTotals, addDefaultLake, addFailureQueue, addFullLake, addLakeOnExistingResources } from './examples';
 
 // Env-agnostic stacks: nothing here needs an AWS account or region.
 const app = new App();
 applyAllPacks(app);
-addDefaultLake(new Stack(app, 'StreamingLakeDefaults'));
-addFullLake(new Stack(app, 'StreamingLakeFull'));
-addLakeOnExistingResources(new Stack(app, 'StreamingLakeOnExistingResources'));
+const defaults = new Stack(app, 'StreamingLakeDefaults');
+addCustomerTotals(defaults, addDefaultLake(defaults));
+const full = new Stack(app, 'StreamingLakeFull');
+addCustomerTotals(full, addFullLake(full), { ordering: ConsumerOrdering.PER_KEY, enhancedFanOut: true });
+const existing = new Stack(app, 'StreamingLakeOnExistingResources');
+const existingLake = addLakeOnExistingResources(existing);
+addCustomerTotals(existing, existingLake, { failureQueue: addFailureQueue(existing, existingLake.encryptionKey) });
 
 // Errors make synth throw; warnings don't, so every remaining finding fails the synth here.
 const findings = synthFindings(app);

@@ -1,11 +1,18 @@
-import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
+import * as path from 'path';
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { AccessLogBucket, EventTimeFormat, IngestStream, PipelineKey, SecureBucket, StreamingLake, TimeGranularity } from '../lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import {
+  AccessLogBucket, BundledFunction, ConsumerOrdering, EventTimeFormat, FailureDestination, IdempotencyTable, IngestStream,
+  PipelineKey, SecureBucket, StreamConsumer, StreamingLake, TimeGranularity,
+} from '../lib';
 
 /** Columns of the example clickstream events. */
 export const exampleSchema: glue.Column[] = [
@@ -88,4 +95,73 @@ export function addLakeOnExistingResources(stack: Stack, id = 'Lake'): Streaming
     database,
     rawArchive: false,
   });
+}
+
+/** Where `npm run build` bundles the example app's own handlers (examples/<name>/index.ts). */
+const EXAMPLE_ASSETS = path.join(__dirname, '..', 'assets', 'examples');
+
+/** How the example consumer reads the lake's stream. */
+export interface CustomerTotalsOptions {
+  readonly ordering?: ConsumerOrdering;
+  readonly enhancedFanOut?: boolean;
+  /** Send exhausted batches to this queue instead of the default S3 failure bucket. */
+  readonly failureQueue?: sqs.IQueue;
+}
+
+/**
+ * A consumer a user would write: examples/customer-totals (built on
+ * `cdk-streaming-pipelines/runtime`) keeps a running total per customer in
+ * DynamoDB, exactly once thanks to the IdempotencyTable, wired to the lake's
+ * stream by a StreamConsumer and watched by the lake's monitor.
+ */
+export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: CustomerTotalsOptions = {}, id = 'CustomerTotals'): StreamConsumer {
+  const key = lake.encryptionKey;
+  const totals = new dynamodb.Table(stack, `${id}Table`, {
+    partitionKey: { name: 'customerId', type: dynamodb.AttributeType.STRING },
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+    encryptionKey: key,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+  });
+  for (const pack of ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321']) {
+    Validations.of(totals).acknowledge({ id: `${pack}-DynamoDBInBackupPlan`, reason: 'Example table with point-in-time recovery; totals can be rebuilt by replaying the lake.' });
+  }
+  const idempotency = new IdempotencyTable(stack, `${id}Idempotency`, { encryptionKey: key });
+  const fn = new BundledFunction(stack, `${id}Function`, {
+    handler: 'customer-totals',
+    code: lambda.Code.fromAsset(path.join(EXAMPLE_ASSETS, 'customer-totals')),
+    environment: { TOTALS_TABLE: totals.tableName, IDEMPOTENCY_TABLE: idempotency.table.tableName },
+    encryptionKey: key,
+    synchronousInvoker: 'A Lambda event-source mapping invokes this function synchronously; its on-failure destination keeps failed batches.',
+  }).function;
+  totals.grant(fn, 'dynamodb:UpdateItem');
+  key.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
+  idempotency.grantStore(fn);
+  const consumer = new StreamConsumer(stack, id, {
+    function: fn,
+    stream: lake.stream,
+    encryptionKey: key,
+    ordering: options.ordering,
+    enhancedFanOut: options.enhancedFanOut,
+    failureDestination: options.failureQueue ? FailureDestination.SQS : FailureDestination.S3,
+    failureQueue: options.failureQueue,
+  });
+  lake.monitor.addConsumer(id, {
+    function: fn,
+    maxRecordAge: consumer.maxRecordAge,
+    failureBucket: consumer.failureBucket,
+    failureQueue: consumer.failureQueue,
+    consumerName: consumer.consumer?.streamConsumerName,
+    stream: consumer.consumer ? lake.stream : undefined,
+  });
+  return consumer;
+}
+
+/** An encrypted queue for failed-batch metadata, itself kept 14 days. */
+export function addFailureQueue(stack: Stack, key: kms.IKey, id = 'ConsumerFailures'): sqs.Queue {
+  const queue = new sqs.Queue(stack, id, { encryptionMasterKey: key, enforceSSL: true, retentionPeriod: Duration.days(14) });
+  const reason = 'This queue is itself the event-source mapping\'s on-failure destination (a dead-letter queue for failed batches); a DLQ behind it would only move the same messages.';
+  Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason });
+  Validations.of(queue).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason });
+  return queue;
 }

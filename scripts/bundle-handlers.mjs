@@ -3,14 +3,22 @@
 // assets/lambda/<name>/index.js. The constructs point Lambda at these folders,
 // so their bytes decide the CDK asset hash: the output must not depend on the
 // machine, the checkout path or the time of the build.
+//
+//   node scripts/bundle-handlers.mjs [<source dir> <out dir>]
+//
+// With arguments it bundles another tree the same way: the example app's own
+// handlers (examples/ -> assets/examples/), which import the package's
+// `cdk-streaming-pipelines/runtime` as a user's function would, so they are
+// bundled after scripts/build-runtime.mjs has built it.
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const sourceDir = join(root, 'lambda');
-const outRoot = join(root, 'assets', 'lambda');
+const [sourceArg = 'lambda', outArg = join('assets', 'lambda')] = process.argv.slice(2);
+const sourceDir = join(root, sourceArg);
+const outRoot = join(root, outArg);
 
 const handlers = readdirSync(sourceDir, { withFileTypes: true })
   .filter((d) => d.isDirectory() && d.name !== 'shared' && existsSync(join(sourceDir, d.name, 'index.ts')))
@@ -18,7 +26,7 @@ const handlers = readdirSync(sourceDir, { withFileTypes: true })
   .sort();
 
 if (handlers.length === 0) {
-  console.error(`bundle-handlers: no lambda/<name>/index.ts found under ${sourceDir}`);
+  console.error(`bundle-handlers: no <name>/index.ts found under ${sourceDir}`);
   process.exit(1);
 }
 

@@ -25,7 +25,12 @@ test('grantStore allows exactly the store\'s actions, no wildcards', () => {
   });
   const statements = (Object.values(t.findResources('AWS::IAM::Policy'))[0] as any).Properties.PolicyDocument.Statement;
   const ddb = statements.find((s: any) => JSON.stringify(s.Action).includes('dynamodb'));
-  expect(ddb.Action).toEqual(['dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem']);
+  // Transactions need the per-action permission of each item: Put (claim), Update (complete), Delete (release), ConditionCheck.
+  expect(ddb.Action).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem']);
+  // Table.grant() grants nothing on the table's key; every call to a CMK table would be denied without this.
+  const kmsStatement = statements.find((s: any) => JSON.stringify(s.Action).includes('kms:'));
+  expect(kmsStatement.Action).toEqual(['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey']);
+  expect(JSON.stringify(statements)).not.toMatch(/\*"/);
 });
 
 test('the idempotency table is nag-clean', () => {

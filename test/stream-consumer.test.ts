@@ -93,4 +93,60 @@ describe('StreamConsumer', () => {
     expect(byMetric['SubscribeToShardEvent.MillisBehindLatest'].Dimensions).toEqual(expect.arrayContaining([expect.objectContaining({ Name: 'ConsumerName' })]));
     for (const a of alarms) expect(a.AlarmActions).toHaveLength(1);
   });
+
+  /** The statements of the policy attached to the role of the function whose logical id starts with `prefix`. */
+  function statementsOf(t: Template, prefix: string): any[] {
+    const policies = Object.entries(t.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith(prefix));
+    expect(policies).toHaveLength(1);
+    return (policies[0][1] as any).Properties.PolicyDocument.Statement;
+  }
+
+  test('the S3 destination grants the consumer only PutObject, ListBucket and GenerateDataKey on it', () => {
+    const t = build();
+    const onBucket = statementsOf(t, 'FnServiceRole').filter((s) => JSON.stringify(s.Resource).includes('ConsumerFailures'));
+    expect(onBucket.map((s) => s.Action)).toEqual(['s3:PutObject', 's3:ListBucket']);
+    expect(onBucket[0].Resource['Fn::Join'][1][1]).toBe('/*');
+    const kmsActions = statementsOf(t, 'FnServiceRole').filter((s) => JSON.stringify(s.Action).includes('kms:')).map((s) => s.Action);
+    // GenerateDataKey for the failure objects; Decrypt comes from reading the KMS stream.
+    expect(kmsActions.flat().sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(JSON.stringify(statementsOf(t, 'FnServiceRole'))).not.toMatch(/s3:(GetObject|DeleteObject|Abort)|ReEncrypt/);
+  });
+
+  test('the SQS destination grants only SendMessage and the queue key\'s Decrypt and GenerateDataKey', () => {
+    const stack = new Stack(newApp(), 'Q');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const stream = new kinesis.Stream(stack, 'Stream');
+    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const queue = new sqs.Queue(stack, 'Dlq', { encryptionMasterKey: key });
+    const consumer = new StreamConsumer(stack, 'C', { function: fn, stream, encryptionKey: key, failureDestination: FailureDestination.SQS, failureQueue: queue });
+    expect(consumer.redriveFunction).toBeUndefined();
+    const statements = statementsOf(Template.fromStack(stack), 'FnServiceRole');
+    expect(statements.filter((s) => JSON.stringify(s.Resource).includes('Dlq')).map((s) => s.Action)).toEqual(['sqs:SendMessage']);
+    expect(statements.filter((s) => JSON.stringify(s.Resource).includes('Key')).map((s) => s.Action)).toEqual([['kms:Decrypt', 'kms:GenerateDataKey']]);
+  });
+
+  test('a redrive function sits next to the S3 destination, with exactly the calls it makes', () => {
+    const t = build();
+    const fns = Object.entries(t.findResources('AWS::Lambda::Function')).filter(([id]) => id.startsWith('ConsumerRedrive'));
+    expect(fns).toHaveLength(1);
+    const fn = fns[0][1] as any;
+    expect(fn.Properties.Environment.Variables).toEqual({ STREAM_ARN: { 'Fn::GetAtt': [expect.stringMatching(/^Stream/), 'Arn'] }, PUT_CONCURRENCY: '4' });
+    expect(fn.Properties.Timeout).toBe(900);
+    const statements = statementsOf(t, 'ConsumerRedriveFunctionRole');
+    const actions = statements.map((s) => s.Action);
+    expect(actions).toEqual(expect.arrayContaining([
+      's3:ListBucket',
+      ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'],
+      ['kinesis:PutRecords', 'kinesis:GetShardIterator', 'kinesis:GetRecords'],
+    ]));
+    expect(JSON.stringify(actions)).not.toMatch(/DeleteObject|s3:PutObject"|ReEncrypt|\*"/);
+    // No notification wiring: a record failing again would land in a new object and loop.
+    t.resourceCountIs('Custom::S3BucketNotifications', 0);
+    t.resourcePropertiesCountIs('AWS::Lambda::Permission', { Principal: 's3.amazonaws.com' }, 0);
+  });
+
+  test('redrive: false leaves the redrive function out', () => {
+    const t = build({ redrive: false });
+    expect(Object.keys(t.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('ConsumerRedrive'))).toEqual([]);
+  });
 });

@@ -9,7 +9,7 @@
  */
 import { batchMetrics } from './batch/emf';
 import { processBatch, type BatchResult, type DeadLetterEntry, type ProcessOptions, type RecordHandler } from './batch/process-batch';
-import { DynamoDbIdempotencyStore, type DynamoDbSender } from './idempotency/dynamodb-store';
+import { DynamoDbIdempotencyStore, dynamoDb, type DynamoDbSender } from './idempotency/dynamodb-store';
 import { payloadHash } from './idempotency/payload-hash';
 
 export { processBatch, PoisonRecordError } from './batch/process-batch';
@@ -55,18 +55,14 @@ export interface BatchHandlerOptions {
 
 /** Wraps a per-record handler into a Lambda handler returning the partial batch response, with EMF metrics. */
 export function batchHandler(recordHandler: RecordHandler, options: BatchHandlerOptions = {}): (event: unknown, context: LambdaContextLike) => Promise<{ batchItemFailures: BatchResult['batchItemFailures'] }> {
-  let client = options.idempotency?.client;
+  const idem = options.idempotency;
+  // Built here, at module init (where Lambda's init phase and provisioned concurrency pay for it), and
+  // only when idempotency is on: a function without it never loads the SDK.
+  const client: DynamoDbSender | undefined = idem ? idem.client ?? new (dynamoDb().DynamoDBClient)({ maxAttempts: 1 }) : undefined;
   return async (event, context) => {
-    const idem = options.idempotency;
     let idempotency: ProcessOptions['idempotency'];
-    if (idem) {
-      if (!client) {
-        // Loaded lazily so functions without idempotency never load the SDK.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { DynamoDBClient } = require('@aws-sdk/client-dynamodb');
-        client = new DynamoDBClient({ maxAttempts: 1 }) as DynamoDbSender;
-      }
-      const store = new DynamoDbIdempotencyStore({ client: client!, tableName: idem.tableName, ttlSeconds: idem.ttlSeconds ?? 7 * 24 * 3600, owner: context.awsRequestId });
+    if (idem && client) {
+      const store = new DynamoDbIdempotencyStore({ client, tableName: idem.tableName, ttlSeconds: idem.ttlSeconds ?? 7 * 24 * 3600, owner: context.awsRequestId });
       idempotency = {
         store,
         keyOf: (r) => {

@@ -41,8 +41,12 @@ export class IdempotencyTable extends Construct {
       'Point-in-time recovery is on; the table holds short-lived idempotency keys that expire by TTL, which an AWS Backup plan would only copy. Add the table to your organisation\'s backup plan if policy requires it.', ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321']));
   }
 
-  /** Grants what the store needs: conditional writes in transactions, batched reads, deletes. */
+  /**
+   * Grants what the store needs: conditional writes in transactions, batched reads, deletes, and the
+   * table key's data-key use (`Table.grant` grants no key actions; without them every call is denied).
+   */
   public grantStore(grantee: iam.IGrantable): void {
-    this.table.grant(grantee, 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem');
+    this.table.grant(grantee, 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:BatchGetItem', 'dynamodb:GetItem');
+    this.table.encryptionKey?.grant(grantee, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
   }
 }

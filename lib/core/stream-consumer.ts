@@ -8,7 +8,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AccessLogBucket } from './access-log-bucket';
 import { propError } from './errors';
+import { S3FailureDestination, SqsFailureDestination } from './failure-destination';
 import { SecureBucket } from './secure-bucket';
+import { RedriveFunction } from '../handlers/redrive-function';
 
 /** How records of a shard may be spread over concurrent invocations. */
 export enum ConsumerOrdering {
@@ -56,6 +58,13 @@ export interface StreamConsumerProps {
   readonly enhancedFanOut?: boolean;
   /** Where a new mapping starts reading. @default lambda.StartingPosition.TRIM_HORIZON (nothing retained is skipped) */
   readonly startingPosition?: lambda.StartingPosition;
+  /**
+   * Deploy the redrive function next to an S3 failure destination; operators invoke it to put failed
+   * batches back into the stream once the cause is fixed. Ignored for FailureDestination.SQS, whose
+   * messages hold no records.
+   * @default true
+   */
+  readonly redrive?: boolean;
 }
 
 /** Retry and age defaults: finite, so a poison record can never block a shard. */
@@ -78,6 +87,8 @@ export class StreamConsumer extends Construct {
   public readonly consumer?: kinesis.StreamConsumer;
   /** Effective maximum record age (the consumer's iterator-age alarm is relative to it). */
   public readonly maxRecordAge: Duration;
+  /** The redrive function, for an S3 failure destination unless `redrive` is false. */
+  public readonly redriveFunction?: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: StreamConsumerProps) {
     super(scope, id);
@@ -106,14 +117,17 @@ export class StreamConsumer extends Construct {
         throw propError(this, 'failureQueue', 'must be encrypted (failed-batch metadata points at data)');
       }
       this.failureQueue = props.failureQueue;
-      onFailure = new sources.SqsDlq(props.failureQueue);
+      onFailure = new SqsFailureDestination(props.failureQueue);
     } else {
       const logs = props.accessLogs ?? new AccessLogBucket(this, 'AccessLogs').bucket;
       const bucket = new SecureBucket(this, 'Failures', { encryptionKey: props.encryptionKey, accessLogs: logs, accessLogsPrefix: 'failures/' }).bucket;
       // Request metrics on the bucket feed the "failed batches" alarm (PutRequests > 0).
       (bucket.node.defaultChild as s3.CfnBucket).metricsConfigurations = [{ id: 'OnFailure' }];
       this.failureBucket = bucket;
-      onFailure = new sources.S3OnFailureDestination(bucket);
+      onFailure = new S3FailureDestination(bucket);
+      if (props.redrive ?? true) {
+        this.redriveFunction = new RedriveFunction(this, 'Redrive', { stream: props.stream, failureBucket: bucket, encryptionKey: props.encryptionKey }).function;
+      }
     }
 
     const common = {

@@ -11,6 +11,12 @@ import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks } from '../core/ack
 export interface BundledFunctionProps {
   /** Folder name of the handler under `lambda/` (and of its pre-bundled asset). */
   readonly handler: string;
+  /**
+   * The code, for a handler bundled outside the package (e.g. your own, built with the runtime);
+   * it must export `handler` from `index.js`.
+   * @default - the package's pre-bundled asset for `handler`
+   */
+  readonly code?: lambda.Code;
   /** Environment variables. @default - none */
   readonly environment?: { [key: string]: string };
   /** Key for the log group and environment variables. */
@@ -52,7 +58,7 @@ export class BundledFunction extends Construct {
     this.function = new lambda.Function(this, 'Resource', {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
-      code: lambda.Code.fromAsset(path.join(ASSET_ROOT, props.handler)),
+      code: props.code ?? lambda.Code.fromAsset(path.join(ASSET_ROOT, props.handler)),
       handler: 'index.handler',
       role,
       memorySize: props.memorySize ?? 512,

@@ -4,166 +4,38 @@
  * dynalite 4 implements neither TransactWriteItems (it answers
  * UnknownOperationException, asserted below) nor
  * ReturnValuesOnConditionCheckFailure. The store's production requests are
- * kept as they are: `TransactShim` stands in front of the dynalite client and
- * emulates TransactWriteItems. It validates each action's expressions and
- * evaluates each condition with dynalite's own code (the functions dynalite's
- * PutItem runs), against the items as read from dynalite. It then either
- * applies all the writes to dynalite or throws the SDK's real
- * TransactionCanceledException, with one CancellationReason per item and the
- * ALL_OLD item, as DynamoDB does. The shim runs one request at a time, which
- * makes the emulated transactions atomic.
+ * kept as they are: `DynaliteTransactions` (test/support/dynalite-transactions.ts,
+ * shared with the benchmark) stands in front of the dynalite client and
+ * emulates TransactWriteItems, deciding each condition with dynalite's own
+ * evaluator against the items read from dynalite, and either writing every
+ * item or throwing the SDK's real TransactionCanceledException with one
+ * CancellationReason per item and the ALL_OLD item, as DynamoDB does.
  *
  * So these tests run the store's real requests, condition expressions and
  * cancellation handling against a DynamoDB implementation that is not ours.
  * Request counts are taken at the store's client: they are the requests
- * DynamoDB would receive, not the shim's emulation calls.
+ * DynamoDB would receive, not the adapter's emulation calls (those are
+ * checked against the adapter's documented cost once, below).
  */
 import {
   type AttributeValue,
-  BatchGetItemCommand,
-  BatchWriteItemCommand,
-  type CancellationReason,
   type DynamoDBClient,
   GetItemCommand,
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
-  UpdateItemCommand,
-  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { mapWithConcurrency } from '../../lambda/shared/concurrency';
 import {
   DynamoDbIdempotencyStore,
   type DynamoDbIdempotencyStoreOptions,
   type DynamoDbOperation,
-  type DynamoDbSender,
 } from '../../lambda/shared/idempotency/dynamodb-store';
 import { payloadHash } from '../../lambda/shared/idempotency/payload-hash';
 import type { ClaimOutcome, ClaimRequest } from '../../lambda/shared/idempotency/store';
+import { DynaliteTransactions } from '../support/dynalite-transactions';
 import { createHashKeyTable, dynamoClient, localAwsEndpoints } from './local-aws';
 
 type Item = Record<string, AttributeValue>;
-
-function validation(message: string): Error {
-  return Object.assign(new Error(message), { name: 'ValidationException' });
-}
-
-/**
- * dynalite's own expression validation and condition evaluation: the two
- * functions its PutItem/UpdateItem/DeleteItem actions run. Called in-process
- * because dynalite's expression parser costs ~3 ms a parse, and a 1,000-key
- * claim would otherwise take 1,000 HTTP round trips; parses are cached per
- * distinct expression + names + values.
- */
-const dynaliteValidations = require('dynalite/validations') as { validateExpressions(data: Record<string, unknown>): string | undefined };
-const dynaliteDb = require('dynalite/db') as { checkConditional(data: Record<string, unknown>, item: Item | undefined): unknown };
-
-interface ActionExpressions {
-  ConditionExpression?: string;
-  ExpressionAttributeNames?: Record<string, string>;
-  ExpressionAttributeValues?: Item;
-}
-
-const parsed = new Map<string, Record<string, unknown>>();
-function parseExpressions(op: ActionExpressions, updateExpression: string | undefined): Record<string, unknown> {
-  const data = {
-    ConditionExpression: op.ConditionExpression,
-    UpdateExpression: updateExpression,
-    ExpressionAttributeNames: op.ExpressionAttributeNames,
-    ExpressionAttributeValues: op.ExpressionAttributeValues,
-  };
-  const cacheKey = JSON.stringify(data);
-  let result = parsed.get(cacheKey);
-  if (result === undefined) {
-    result = { ...data };
-    // Rejects, as DynamoDB does, bad syntax and undefined or unused names/values.
-    const message = dynaliteValidations.validateExpressions(result);
-    if (message) throw validation(message);
-    parsed.set(cacheKey, result);
-  }
-  return result;
-}
-
-/** TransactWriteItems for dynalite (see the file comment); every other command goes through untouched. */
-class TransactShim implements DynamoDbSender {
-  /** dynalite requests made to emulate the store's requests (for information: DynamoDB would see only the store's). */
-  emulationCalls = 0;
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(private readonly inner: DynamoDBClient) {}
-
-  send(command: TransactWriteItemsCommand | BatchGetItemCommand): Promise<unknown> {
-    const run = (): Promise<unknown> => (command instanceof TransactWriteItemsCommand
-      ? this.transact(command.input.TransactItems ?? [])
-      : this.call(() => this.inner.send(command)));
-    // One request at a time: that is what makes the emulated transactions atomic.
-    const result = this.queue.then(run, run);
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  private call<T>(send: () => Promise<T>): Promise<T> {
-    this.emulationCalls++;
-    return send();
-  }
-
-  private async transact(actions: TransactWriteItem[]): Promise<unknown> {
-    if (actions.length === 0 || actions.length > 100) throw validation(`TransactItems must have 1..100 items, got ${actions.length}`);
-    const ops = actions.map((action) => {
-      const op = action.Put ?? action.Update ?? action.Delete;
-      if (op === undefined || op.TableName === undefined) throw validation('unsupported transaction action');
-      const key: Item = action.Put ? { pk: action.Put.Item?.pk as AttributeValue } : (op as { Key: Item }).Key;
-      return { action, op, table: op.TableName, key, pk: key.pk?.S as string, expressions: parseExpressions(op, action.Update?.UpdateExpression) };
-    });
-    const table = ops[0].table;
-    if (ops.some((o) => o.table !== table)) throw validation('the shim handles one table per transaction');
-    if (new Set(ops.map((o) => o.pk)).size !== ops.length) throw validation('Transaction request cannot include multiple operations on one item');
-
-    const got = await this.call(() => this.inner.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: ops.map((o) => o.key), ConsistentRead: true } } })));
-    const existing = new Map((got.Responses?.[table] ?? []).map((item) => [item.pk.S as string, item]));
-
-    const reasons = ops.map(({ op, pk, expressions }): CancellationReason => {
-      const old = existing.get(pk);
-      if (op.ConditionExpression === undefined || dynaliteDb.checkConditional(expressions, old) === null) return { Code: 'None' };
-      return {
-        Code: 'ConditionalCheckFailed',
-        Message: 'The conditional request failed',
-        ...(op.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && old ? { Item: old } : {}),
-      };
-    });
-    if (reasons.some((r) => r.Code !== 'None')) {
-      throw new TransactionCanceledException({
-        message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
-        $metadata: {},
-        CancellationReasons: reasons,
-      });
-    }
-
-    // All conditions hold: apply. Puts and Deletes 25 per BatchWriteItem; Updates need UpdateItem.
-    const writes = ops.flatMap(({ action, key }): WriteRequest[] => (action.Put
-      ? [{ PutRequest: { Item: action.Put.Item as Item } }]
-      : action.Delete ? [{ DeleteRequest: { Key: key } }] : []));
-    const batches = Array.from({ length: Math.ceil(writes.length / 25) }, (_, i) => writes.slice(i * 25, i * 25 + 25));
-    await mapWithConcurrency(batches, 8, async (batch) => {
-      for (let pending: WriteRequest[] = batch; pending.length > 0;) {
-        const out = await this.call(() => this.inner.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } })));
-        pending = out.UnprocessedItems?.[table] ?? [];
-      }
-    });
-    await mapWithConcurrency(ops.filter((o) => o.action.Update), 16, async ({ action, key }) => {
-      const u = action.Update as NonNullable<TransactWriteItem['Update']>;
-      await this.call(() => this.inner.send(new UpdateItemCommand({
-        TableName: table,
-        Key: key,
-        UpdateExpression: u.UpdateExpression,
-        ConditionExpression: u.ConditionExpression,
-        ExpressionAttributeNames: u.ExpressionAttributeNames,
-        ExpressionAttributeValues: u.ExpressionAttributeValues,
-      })));
-    });
-    return {};
-  }
-}
 
 const T0 = Date.UTC(2026, 10, 1, 12, 0, 0);
 const TTL = 7 * 24 * 3600;
@@ -186,7 +58,7 @@ async function createTable(): Promise<string> {
 
 interface Env {
   tableName: string;
-  shim: TransactShim;
+  adapter: DynaliteTransactions;
   clock: { now: number };
   requests: DynamoDbOperation[];
   store: (owner: string, extra?: Partial<DynamoDbIdempotencyStoreOptions>) => DynamoDbIdempotencyStore;
@@ -195,14 +67,14 @@ interface Env {
 
 async function env(): Promise<Env> {
   const tableName = await createTable();
-  const shim = new TransactShim(ddb);
+  const adapter = new DynaliteTransactions(ddb);
   const clock = { now: T0 };
   const requests: DynamoDbOperation[] = [];
   return {
-    tableName, shim, clock, requests,
+    tableName, adapter, clock, requests,
     count: () => requests.splice(0).length,
     store: (owner, extra = {}) => new DynamoDbIdempotencyStore({
-      client: shim,
+      client: adapter,
       tableName,
       ttlSeconds: TTL,
       owner,
@@ -227,11 +99,81 @@ async function item(tableName: string, key: string): Promise<Item | undefined> {
 }
 
 describe('dynalite capabilities', () => {
-  test('dynalite does not implement TransactWriteItems (hence the shim; drop it if this starts failing)', async () => {
+  test('dynalite does not implement TransactWriteItems (hence DynaliteTransactions; drop it if this starts failing)', async () => {
     const tableName = await createTable();
     await expect(ddb.send(new TransactWriteItemsCommand({
       TransactItems: [{ Put: { TableName: tableName, Item: { pk: { S: 'k' } }, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }],
     }))).rejects.toMatchObject({ name: 'UnknownOperationException' });
+  });
+});
+
+describe('DynaliteTransactions (the emulation the store runs against)', () => {
+  const put = (TableName: string, pk: string, extra: Item = {}, condition?: string): TransactWriteItem => ({
+    Put: {
+      TableName,
+      Item: { pk: { S: pk }, ...extra },
+      ...(condition ? { ConditionExpression: condition, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
+    },
+  });
+
+  test('a failed condition cancels every action: reasons in order, ALL_OLD item, nothing written', async () => {
+    const tableName = await createTable();
+    const adapter = new DynaliteTransactions(ddb);
+    await adapter.send(new TransactWriteItemsCommand({ TransactItems: [put(tableName, 'taken', { v: { N: '1' } })] }));
+    const error = await adapter.send(new TransactWriteItemsCommand({
+      TransactItems: [
+        put(tableName, 'fresh', { v: { N: '2' } }, 'attribute_not_exists(pk)'),
+        put(tableName, 'taken', { v: { N: '3' } }, 'attribute_not_exists(pk)'),
+        { Delete: { TableName: tableName, Key: { pk: { S: 'gone' } } } },
+      ],
+    })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransactionCanceledException);
+    expect((error as TransactionCanceledException).CancellationReasons).toEqual([
+      { Code: 'None' },
+      { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed', Item: { pk: { S: 'taken' }, v: { N: '1' } } },
+      { Code: 'None' },
+    ]);
+    expect(await item(tableName, 'fresh')).toBeUndefined();
+    expect(await item(tableName, 'taken')).toEqual({ pk: { S: 'taken' }, v: { N: '1' } });
+  });
+
+  test('Updates follow UpdateItem (an absent item starts from its key) and Deletes delete', async () => {
+    const tableName = await createTable();
+    const adapter = new DynaliteTransactions(ddb);
+    await adapter.send(new TransactWriteItemsCommand({ TransactItems: [put(tableName, 'old', { a: { S: 'x' }, b: { N: '1' } }), put(tableName, 'doomed')] }));
+    await adapter.send(new TransactWriteItemsCommand({
+      TransactItems: [
+        { Update: { TableName: tableName, Key: { pk: { S: 'old' } }, UpdateExpression: 'SET #a = :a REMOVE #b', ConditionExpression: 'attribute_exists(#b)', ExpressionAttributeNames: { '#a': 'a', '#b': 'b' }, ExpressionAttributeValues: { ':a': { M: { k: { L: [{ S: 'y' }] } } } } } },
+        { Update: { TableName: tableName, Key: { pk: { S: 'new' } }, UpdateExpression: 'SET #a = :a', ExpressionAttributeNames: { '#a': 'a' }, ExpressionAttributeValues: { ':a': { BOOL: true } } } },
+        { Delete: { TableName: tableName, Key: { pk: { S: 'doomed' } } } },
+      ],
+    }));
+    expect(await item(tableName, 'old')).toEqual({ pk: { S: 'old' }, a: { M: { k: { L: [{ S: 'y' }] } } } });
+    expect(await item(tableName, 'new')).toEqual({ pk: { S: 'new' }, a: { BOOL: true } });
+    expect(await item(tableName, 'doomed')).toBeUndefined();
+  });
+
+  test('what DynamoDB rejects, or the adapter cannot apply exactly, is a ValidationException before any request to dynalite', async () => {
+    const tableName = await createTable();
+    const adapter = new DynaliteTransactions(ddb);
+    const update = (UpdateExpression: string, values: Item = { ':v': { N: '1' } }): TransactWriteItem =>
+      ({ Update: { TableName: tableName, Key: { pk: { S: 'u' } }, UpdateExpression, ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: values } });
+    const rejected: [string, TransactWriteItem[], RegExp][] = [
+      ['a computed SET', [update('SET #n = #n + :v')], /SET of a value and REMOVE only/],
+      ['ADD', [update('ADD #n :v')], /not add sections/],
+      ['a nested path', [update('SET #n.x = :v')], /top-level attributes only/],
+      ['an unused value', [update('SET #n = :v', { ':v': { N: '1' }, ':w': { N: '2' } })], /unused/],
+      ['names without an expression', [{ Put: { TableName: tableName, Item: { pk: { S: 'n' } }, ExpressionAttributeNames: { '#n': 'n' } } }], /only be specified when using expressions/],
+      ['an update of the key', [{ Update: { TableName: tableName, Key: { pk: { S: 'u' } }, UpdateExpression: 'SET #k = :v', ExpressionAttributeNames: { '#k': 'pk' }, ExpressionAttributeValues: { ':v': { S: 'x' } } } }], /part of the key/],
+      ['an empty key, after a valid Put', [put(tableName, 'fine'), put(tableName, '')], /empty string/],
+      ['two actions on one item', [put(tableName, 'twice'), put(tableName, 'twice')], /multiple operations on one item/],
+      ['a ConditionCheck', [{ ConditionCheck: { TableName: tableName, Key: { pk: { S: 'c' } }, ConditionExpression: 'attribute_exists(pk)' } }], /ConditionCheck/],
+    ];
+    for (const [what, TransactItems, message] of rejected) {
+      await expect(adapter.send(new TransactWriteItemsCommand({ TransactItems }))).rejects.toMatchObject({ name: 'ValidationException', message: expect.stringMatching(message) });
+      expect({ what, dynaliteCalls: adapter.dynaliteCalls }).toEqual({ what, dynaliteCalls: 0 });
+    }
+    expect(await item(tableName, 'fine')).toBeUndefined();
   });
 });
 
@@ -246,6 +188,8 @@ describe('DynamoDbIdempotencyStore on dynalite', () => {
     const completeRequests = e.count();
     expect({ claimRequests, completeRequests }).toEqual({ claimRequests: 10, completeRequests: 10 });
     expect(claimRequests + completeRequests).toBeLessThanOrEqual(25);
+    // The adapter's documented cost: a committed transaction of 100 is 1 BatchGetItem + 4 BatchWriteItem.
+    expect({ apiCalls: e.adapter.apiCalls, dynaliteCalls: e.adapter.dynaliteCalls }).toEqual({ apiCalls: 20, dynaliteCalls: 20 * 5 });
     expect(await item(e.tableName, 'evt-00042')).toEqual({
       pk: { S: 'evt-00042' },
       status: { S: 'COMPLETED' },
@@ -258,6 +202,8 @@ describe('DynamoDbIdempotencyStore on dynalite', () => {
     const replay = await e.store('inv-2').claim(batch, { inProgressExpiryMs: HOLD });
     expect(tally(replay)).toEqual({ duplicate: 1000 });
     expect(e.count()).toBe(10);
+    // A cancelled transaction costs dynalite its read only.
+    expect(e.adapter.dynaliteCalls).toBe(100 + 10);
 
     // With precheck the replay costs 10 reads and no write.
     expect(tally(await e.store('inv-3', { precheck: true }).claim(batch, { inProgressExpiryMs: HOLD }))).toEqual({ duplicate: 1000 });

@@ -35,13 +35,13 @@
  * The SDK client retries throttling on its own too (3 attempts by default);
  * build it with `maxAttempts: 1` to leave the retry budget to this store.
  */
-import {
-  type AttributeValue,
+import type {
+  AttributeValue,
   BatchGetItemCommand,
-  type BatchGetItemCommandOutput,
-  type CancellationReason,
+  BatchGetItemCommandOutput,
+  CancellationReason,
   TransactWriteItemsCommand,
-  type TransactWriteItem,
+  TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import { mapWithConcurrency } from '../concurrency';
 import { realSleep, retryRemaining, type PartialAttempt, type RetryOptions } from '../retry';
@@ -67,6 +67,19 @@ export const MAX_ITEMS_PER_REQUEST = 100;
 export type DynamoDbOperation = 'TransactWriteItems' | 'BatchGetItem';
 
 /** The part of `DynamoDBClient` the store uses. */
+type DynamoDbModule = typeof import('@aws-sdk/client-dynamodb');
+let sdk: DynamoDbModule | undefined;
+
+/**
+ * The SDK's DynamoDB module, required on first use: importing the runtime costs
+ * a function without idempotency nothing, and `batchHandler` calls this at
+ * init when idempotency is on, so the load is paid in the init phase.
+ */
+export function dynamoDb(): DynamoDbModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (sdk ??= require('@aws-sdk/client-dynamodb') as DynamoDbModule);
+}
+
 export interface DynamoDbSender {
   send(command: TransactWriteItemsCommand | BatchGetItemCommand): Promise<unknown>;
 }
@@ -317,7 +330,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
     const found = new Map<string, IdempotencyRecord>();
     const result = await retryRemaining(pending.map((p) => p.request.key), async (keys): Promise<PartialAttempt<string>> => {
       this.onRequest('BatchGetItem');
-      const response = (await this.client.send(new BatchGetItemCommand({
+      const response = (await this.client.send(new (dynamoDb().BatchGetItemCommand)({
         RequestItems: { [this.tableName]: { Keys: keys.map((k) => ({ pk: S(k) })), ConsistentRead: true } },
       }))) as BatchGetItemCommandOutput;
       for (const item of response.Responses?.[this.tableName] ?? []) {
@@ -372,7 +385,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
       });
       try {
         this.onRequest('TransactWriteItems');
-        await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+        await this.client.send(new (dynamoDb().TransactWriteItemsCommand)({ TransactItems: items }));
       } catch (error) {
         const reasons = cancellationReasons(error);
         if (reasons === undefined || reasons.length !== batch.length) throw error;
@@ -441,7 +454,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
         const nowMs = this.now();
         try {
           this.onRequest('TransactWriteItems');
-          await this.client.send(new TransactWriteItemsCommand({ TransactItems: batch.map((k) => build(k, nowMs)) }));
+          await this.client.send(new (dynamoDb().TransactWriteItemsCommand)({ TransactItems: batch.map((k) => build(k, nowMs)) }));
           return { retry: [] };
         } catch (error) {
           const reasons = cancellationReasons(error);
