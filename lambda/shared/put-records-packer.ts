@@ -12,6 +12,7 @@
  * resend can write it twice. Consumers must deduplicate on a payload key
  * (event_id), never on the sequence number.
  */
+import { backoffDelayMs, realSleep } from './retry';
 
 // ---------------------------------------------------------------- limits
 
@@ -272,15 +273,6 @@ function nonNegative(value: number | undefined, fallback: number, name: string):
   return v;
 }
 
-const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Exponential backoff with full jitter (private until lambda/shared/retry.ts lands). */
-function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  const r = random();
-  return Math.max(0, Math.min(r, 1)) * ceiling;
-}
-
 type ItemState = 'blocked' | 'ready' | 'sending' | 'done';
 
 interface Item {
@@ -533,7 +525,7 @@ export async function putAllRecords(
 
     // The failed entries keep their keys held while they wait, so nothing of theirs overtakes them.
     const attempt = Math.max(...retry.map((item) => item.attempts));
-    await sleep(backoffMs(attempt, baseDelayMs, maxDelayMs, random));
+    await sleep(backoffDelayMs(attempt, { baseMs: baseDelayMs, maxMs: maxDelayMs, random }));
     for (const item of retry) {
       if (aborted) {
         finish(item, item.lastCode, item.lastMessage);
