@@ -11,8 +11,8 @@
  * - With an idempotency store, a record whose effect was applied and completed is never applied
  *   again, even when Lambda redelivers it after a later record's failure.
  */
-import { decodeUnits, type DecodedUnit } from './decode-units';
-import { normalizeEvent, type BatchItemFailure, type Lane, type SourceKind } from './event-sources';
+import { DecodeFailure, decodeUnits, mayBeAggregate, parseBytes, payloadBytes, type DecodedUnit } from './decode-units';
+import { sourceLanes, type BatchItemFailure, type SourceKind, type SourceLane } from './event-sources';
 import type { ClaimOutcome, IdempotencyStore } from '../idempotency/store';
 
 /** A record whose failure is permanent (retrying cannot help): sent to the dead-letter sink when one is set. */
@@ -88,7 +88,7 @@ export interface BatchResult {
 const PERMANENT = new Set(['invalid_base64', 'invalid_utf8', 'invalid_json', 'kpl_corrupt', 'hash_mismatch', 'missing_idempotency_key', 'poison']);
 
 interface Unit extends DecodedUnit {
-  lane: Lane;
+  lane: SourceLane;
   pos: number;
   outcome?: Outcome;
   reason?: string;
@@ -96,44 +96,82 @@ interface Unit extends DecodedUnit {
   claimed?: boolean;
   /** The first occurrence of this unit's key in the batch; this unit shares its fate. */
   dupOf?: Unit;
+  /** The handler's promise for this unit, started by the direct path, which holds a concurrency slot for it. */
+  running?: PromiseLike<unknown>;
+}
+
+/**
+ * A lane's fate: a prefix of its delivered records that the direct path processed without units (every
+ * user record in it processed), then units for the rest of the lane.
+ */
+interface LaneRun {
+  readonly lane: SourceLane;
+  /** Delivered records in the prefix. */
+  items: number;
+  /** User records in the prefix, all processed. */
+  processed: number;
+  /** Delivered records in the prefix that hold at least one user record. */
+  records: number;
+  /** Sub-sequence numbers of the user records of each KPL aggregate in the prefix, by position in the lane. */
+  aggregates?: Map<number, number[]>;
+  /** The rest of the lane, in lane order. */
+  units: Unit[];
+}
+
+/** Shared by every lane of a batch: whether a handler has returned a promise yet. */
+interface RunState {
+  async: boolean;
 }
 
 /** Processes one event-source-mapping batch and returns the partial batch response. */
 export async function processBatch(event: unknown, handler: RecordHandler, options: ProcessOptions = {}): Promise<BatchResult> {
   const now = options.now ?? Date.now;
   const started = now();
-  const batch = normalizeEvent(event);
+  const batch = sourceLanes(event);
   const parse = options.parse ?? 'json';
+  const aggregates = batch.kind === 'kinesis';
+  const limit = new Semaphore(Math.max(1, options.concurrency ?? 16));
+  const margin = options.safetyMarginMs ?? 3000;
+  const remainingTimeMs = options.remainingTimeMs;
+  const outOfTime = () => remainingTimeMs !== undefined && remainingTimeMs() < margin;
+  const state: RunState = { async: false };
+  const idem = options.idempotency;
 
-  // 1. Decode every delivered record into user records (KPL aggregates expand).
-  const byLane = batch.lanes.map((lane) => {
-    const units: Unit[] = [];
-    for (const item of lane.items) {
-      for (const u of decodeUnits(item, parse, batch.kind === 'kinesis')) {
-        // Extend the decoded unit in place: a copy per record is measurable on 10,000-record batches.
-        const unit = u as Unit;
-        unit.lane = lane;
-        unit.pos = units.length;
-        units.push(unit);
+  if (!idem && !options.deadLetter) {
+    // Direct path: nothing to claim or divert before processing, so each record is decoded when its turn
+    // comes and processed at once, in lane order (an order every order key's chain allows), with no unit
+    // per record. While the handler answers synchronously no record is in flight, so the concurrency
+    // bound holds trivially. The first record that does not simply succeed (a decode failure, a failure,
+    // the deadline, a promise) hands the rest of its lane to the general engine (decoded up front, as
+    // step 1 below does), and after a promise every later lane runs there too, concurrently.
+    const runs: LaneRun[] = [];
+    const lanes: Promise<void>[] = [];
+    for (const lane of batch.lanes) {
+      const run = state.async
+        ? { lane, items: 0, processed: 0, records: 0, units: decodeLane(lane, 0, 0, parse, aggregates) }
+        : runDirect(lane, handler, parse, aggregates, remainingTimeMs, margin, limit);
+      runs.push(run);
+      if (run.units.length > 0) {
+        if (run.units.some((u) => u.running !== undefined)) state.async = true;
+        lanes.push(runLane(run.units, handler, limit, outOfTime, false, state));
       }
     }
-    return units;
-  });
-  const all = byLane.flat();
-  for (const u of all) if (u.error) fail(u, u.error);
+    if (lanes.length > 0) await Promise.all(lanes);
+    return respond(batch.kind, runs, now() - started);
+  }
+
+  // 1. Decode every delivered record into user records (KPL aggregates expand).
+  const runs: LaneRun[] = batch.lanes.map((lane) => ({ lane, items: 0, processed: 0, records: 0, units: decodeLane(lane, 0, 0, parse, aggregates) }));
+  const all = runs.flatMap((run) => run.units);
 
   // 2. Claim idempotency keys for the whole batch in a few store calls.
-  const idem = options.idempotency;
   if (idem) await claimAll(all.filter((u) => !u.outcome), idem, options);
 
   // 3. Divert permanent failures found so far, so they do not block their lane.
   await divert(all, options);
 
   // 4. Process lanes: in order per order key, stopping a stream lane at its first failure.
-  const limit = new Semaphore(Math.max(1, options.concurrency ?? 16));
-  const margin = options.safetyMarginMs ?? 3000;
-  const outOfTime = () => options.remainingTimeMs !== undefined && options.remainingTimeMs() < margin;
-  await Promise.all(byLane.map((units) => runLane(units, handler, limit, outOfTime, options.deadLetter !== undefined)));
+  await Promise.all(runs.map((run) => runLane(run.units, handler, limit, outOfTime, options.deadLetter !== undefined, state)));
 
   // 5. Permanent failures raised by the handler (PoisonRecordError) are diverted too.
   await divert(all, options);
@@ -146,12 +184,132 @@ export async function processBatch(event: unknown, handler: RecordHandler, optio
   // 6. Settle claims: completed effects are marked, everything else is released for a retry.
   if (idem) await settleClaims(all, idem.store);
 
-  return respond(batch.kind, byLane, all, now() - started);
+  return respond(batch.kind, runs, now() - started);
 }
 
 function fail(u: Unit, reason: string): void {
   u.outcome = 'failed';
   u.reason = reason;
+}
+
+/** A handler's exception as the unit's failure. */
+function failWith(u: Unit, e: unknown): void {
+  fail(u, e instanceof PoisonRecordError ? 'poison' : 'handler_error');
+}
+
+const isThenable = (r: unknown): r is PromiseLike<unknown> => !!r && typeof (r as PromiseLike<unknown>).then === 'function';
+
+/** Units of the lane's records from position `from` on, numbered from `pos`; undecodable ones are failed. */
+function decodeLane(lane: SourceLane, from: number, pos: number, parse: 'json' | 'bytes', aggregates: boolean, into: Unit[] = []): Unit[] {
+  for (let k = from; k < lane.length; k++) {
+    for (const d of decodeUnits(lane.item(k), parse, aggregates)) {
+      // Extend the decoded unit in place: a copy per record is measurable on 10,000-record batches.
+      const unit = d as Unit;
+      unit.lane = lane;
+      unit.pos = pos++;
+      if (unit.error) fail(unit, unit.error);
+      into.push(unit);
+    }
+  }
+  return into;
+}
+
+/** What runDirect's attempt at a user record came to. */
+type Attempt = 0 | 1 | 2 | 3;
+const PROCESSED = 0;
+const DEADLINE = 1;
+const THREW = 2;
+const RUNNING = 3;
+
+/**
+ * Processes the lane record by record while every record succeeds synchronously; returns at the end
+ * of the lane, or with the rest of the lane as units (the record that stopped it settled, failed, or
+ * running) for runLane.
+ */
+function runDirect(lane: SourceLane, handler: RecordHandler, parse: 'json' | 'bytes', aggregates: boolean,
+  remainingTimeMs: (() => number) | undefined, margin: number, limit: Semaphore): LaneRun {
+  const run: LaneRun = { lane, items: 0, processed: 0, records: 0, units: [] };
+  const id = lane.id;
+  const encoding = lane.encoding;
+  const n = lane.length;
+  let thrown: unknown;
+  let running: PromiseLike<unknown> | undefined;
+
+  /** Runs one user record (the deadline check, then the handler). */
+  const attempt = (value: unknown, partitionKey: string | undefined, subSequence: number, bytes: Buffer): Attempt => {
+    if (remainingTimeMs !== undefined && remainingTimeMs() < margin) return DEADLINE;
+    let r: unknown;
+    try {
+      r = handler(value, { lane: id, partitionKey, subSequence, bytes });
+    } catch (e) {
+      thrown = e;
+      return THREW;
+    }
+    if (!isThenable(r)) return PROCESSED;
+    // Nothing else is in flight on the direct path, so a slot is free: the promise holds it until it settles.
+    limit.acquire();
+    running = r;
+    return RUNNING;
+  };
+  const settle = (u: Unit, a: Attempt): void => {
+    if (a === DEADLINE) fail(u, 'deadline');
+    else if (a === THREW) failWith(u, thrown);
+    else if (a === RUNNING) u.running = running;
+    else u.outcome = 'processed';
+  };
+  /** The prefix ends before record k; `first` are record k's units (default: decoded anew). */
+  const handOff = (k: number, first?: Unit[]): LaneRun => {
+    run.items = k;
+    let pos = run.processed;
+    if (first === undefined) {
+      run.units = decodeLane(lane, k, pos, parse, aggregates);
+    } else {
+      for (const u of first) {
+        u.lane = lane;
+        u.pos = pos++;
+        if (u.error !== undefined && u.outcome === undefined) fail(u, u.error);
+      }
+      run.units = decodeLane(lane, k + 1, pos, parse, aggregates, first);
+    }
+    return run;
+  };
+
+  for (let k = 0; k < n; k++) {
+    const bytes = payloadBytes(lane.payload(k), encoding);
+    if (bytes === undefined) return handOff(k); // decoded again there, as a failed unit
+    if (aggregates && mayBeAggregate(bytes)) {
+      // Rare: decoded into units up front, and processed in order like plain records.
+      const units = decodeUnits(lane.item(k), parse, true) as Unit[];
+      for (const u of units) {
+        if (u.error !== undefined) return handOff(k, units);
+        const a = attempt(u.value, u.partitionKey, u.subSequence, u.bytes);
+        settle(u, a);
+        if (a !== PROCESSED) return handOff(k, units);
+      }
+      if (run.aggregates === undefined) run.aggregates = new Map();
+      run.aggregates.set(k, units.map((u) => u.subSequence));
+      run.processed += units.length;
+      if (units.length > 0) run.records++;
+      continue;
+    }
+    const value = parseBytes(bytes, parse);
+    if (value instanceof DecodeFailure) return handOff(k);
+    const a = attempt(value, lane.partitionKey(k), 0, bytes);
+    if (a !== PROCESSED) {
+      // The record as decodeUnits decodes it, with what happened to it.
+      const item = lane.item(k);
+      const u = {
+        failureId: item.failureId, payload: item.payload, encoding: item.encoding, orderKey: item.orderKey,
+        partitionKey: item.partitionKey, index: item.index, subSequence: 0, bytes, value, error: undefined,
+      } as DecodedUnit as Unit;
+      settle(u, a);
+      return handOff(k, [u]);
+    }
+    run.processed++;
+    run.records++;
+  }
+  run.items = n;
+  return run;
 }
 
 async function claimAll(units: Unit[], idem: IdempotencyOptions, options: ProcessOptions): Promise<void> {
@@ -204,7 +362,7 @@ async function claimAll(units: Unit[], idem: IdempotencyOptions, options: Proces
   });
 }
 
-async function runLane(units: Unit[], handler: RecordHandler, limit: Semaphore, outOfTime: () => boolean, canDivert: boolean): Promise<void> {
+async function runLane(units: Unit[], handler: RecordHandler, limit: Semaphore, outOfTime: () => boolean, canDivert: boolean, state: RunState): Promise<void> {
   if (units.length === 0) return;
   const lane = units[0].lane;
   let minFailed = Infinity;
@@ -220,8 +378,28 @@ async function runLane(units: Unit[], handler: RecordHandler, limit: Semaphore, 
     if (!chain) chains.set(u.orderKey, (chain = []));
     chain.push(u);
   }
+  const handlerFailed = (u: Unit, e: unknown) => {
+    failWith(u, e);
+    // A poison record bound for the dead-letter sink does not stop the lane; if the sink
+    // fails it is reported, and everything after it is redelivered (nothing is lost).
+    if (!(u.reason === 'poison' && canDivert)) noteFailure(u);
+  };
   const runChain = async (chain: Unit[]) => {
     for (const u of chain) {
+      const running = u.running;
+      if (running !== undefined) {
+        // Started by the direct path, which took a slot for it.
+        u.running = undefined;
+        try {
+          await running;
+          u.outcome = 'processed';
+        } catch (e) {
+          handlerFailed(u, e);
+        } finally {
+          limit.release();
+        }
+        continue;
+      }
       if (u.outcome) continue; // failed at decode/claim, a duplicate, or diverted
       if (u.pos > minFailed) {
         u.outcome = 'skipped'; // after the checkpoint: Lambda redelivers it
@@ -236,14 +414,13 @@ async function runLane(units: Unit[], handler: RecordHandler, limit: Semaphore, 
       if (wait) await wait; // no microtask hop when a slot is free
       try {
         const r = handler(u.value, { lane: lane.id, partitionKey: u.partitionKey, subSequence: u.subSequence, bytes: u.bytes });
-        if (r && typeof (r as Promise<unknown>).then === 'function') await r;
+        if (isThenable(r)) {
+          state.async = true;
+          await r;
+        }
         u.outcome = 'processed';
       } catch (e) {
-        const poison = e instanceof PoisonRecordError;
-        fail(u, poison ? 'poison' : 'handler_error');
-        // A poison record bound for the dead-letter sink does not stop the lane; if the sink
-        // fails it is reported, and everything after it is redelivered (nothing is lost).
-        if (!(poison && canDivert)) noteFailure(u);
+        handlerFailed(u, e);
       } finally {
         limit.release();
       }
@@ -280,7 +457,7 @@ async function settleClaims(all: Unit[], store: IdempotencyStore): Promise<void>
   await Promise.all([done.length ? store.complete(done).catch(() => undefined) : undefined, undo.length ? store.release(undo).catch(() => undefined) : undefined]);
 }
 
-function respond(kind: SourceKind, byLane: Unit[][], all: Unit[], durationMs: number): BatchResult {
+function respond(kind: SourceKind, runs: LaneRun[], durationMs: number): BatchResult {
   const failures: BatchItemFailure[] = [];
   const seen = new Set<string>();
   const report = (id: BatchItemFailure['itemIdentifier']) => {
@@ -290,9 +467,8 @@ function respond(kind: SourceKind, byLane: Unit[][], all: Unit[], durationMs: nu
       failures.push({ itemIdentifier: id });
     }
   };
-  for (const units of byLane) {
-    if (units.length === 0) continue;
-    const lane = units[0].lane;
+  // The direct path's prefixes hold processed records only: every other outcome is in the units.
+  for (const { lane, units } of runs) {
     const failed = units.filter((u) => u.outcome === 'failed');
     if (failed.length === 0 && !units.some((u) => u.outcome === 'skipped')) continue;
     if (!lane.stopsAtFirstFailure) {
@@ -307,18 +483,40 @@ function respond(kind: SourceKind, byLane: Unit[][], all: Unit[], durationMs: nu
       if (lane.reportsSkipped) units.filter((u) => u.pos > first.pos).forEach((u) => report(u.failureId));
     }
   }
+  const all = runs.flatMap((run) => run.units);
+  const sum = (f: (run: LaneRun) => number) => runs.reduce((n, run) => n + f(run), 0);
   const count = (o: Outcome) => all.filter((u) => u.outcome === o).length;
   const failuresByReason: Record<string, number> = {};
   for (const u of all) if (u.outcome === 'failed') failuresByReason[u.reason!] = (failuresByReason[u.reason!] ?? 0) + 1;
-  const records = byLane.reduce((n, units) => n + new Set(units.map((u) => u.index)).size, 0);
+  const records = sum((run) => run.records + new Set(run.units.map((u) => u.index)).size);
+  const prefix = sum((run) => run.processed);
+  let outcomes: BatchResult['outcomes'] | undefined;
   return {
     batchItemFailures: failures,
     stats: {
-      kind, records, userRecords: all.length, processed: count('processed'), duplicates: count('duplicate'),
+      kind, records, userRecords: prefix + all.length, processed: prefix + count('processed'), duplicates: count('duplicate'),
       deadLettered: count('dead_lettered'), failed: count('failed'), skipped: count('skipped'), failuresByReason, durationMs,
     },
-    outcomes: all.map((u) => ({ lane: u.lane.id, index: u.index, subSequence: u.subSequence, outcome: u.outcome ?? 'skipped', reason: u.reason })),
+    // Built when first read: the response and the stats are what a batch needs.
+    get outcomes() {
+      return (outcomes ??= listOutcomes(runs));
+    },
   };
+}
+
+function listOutcomes(runs: LaneRun[]): BatchResult['outcomes'] {
+  const list: BatchResult['outcomes'] = [];
+  for (const run of runs) {
+    const lane = run.lane.id;
+    for (let k = 0; k < run.items; k++) {
+      const index = run.lane.index(k);
+      const subs = run.aggregates?.get(k);
+      if (subs === undefined) list.push({ lane, index, subSequence: 0, outcome: 'processed', reason: undefined });
+      else for (const subSequence of subs) list.push({ lane, index, subSequence, outcome: 'processed', reason: undefined });
+    }
+    for (const u of run.units) list.push({ lane, index: u.index, subSequence: u.subSequence, outcome: u.outcome ?? 'skipped', reason: u.reason });
+  }
+  return list;
 }
 
 /** A counting semaphore with a FIFO queue. */
