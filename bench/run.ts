@@ -8,6 +8,9 @@
  *   firehose-transform.handler       the bundled handler end to end (decode, transform, budget, log line)
  *   json-rewrite.floor               base64 → JSON.parse → JSON.stringify → base64 on the same batches: the floor core is compared with
  *   app.synth                        bin/app.ts synthesized with all five cdk-nag packs
+ *   (bench/kpl.ts, bench/hot-path.ts, bench/archive.ts and bench/replay.ts describe their own figures:
+ *    kpl-deaggregate, hot-path-vs-powertools, ddb-requests-per-1000, raw-floor-overhead, bundle,
+ *    archive-processor, replay-packing, replay-rate)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,9 +18,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, transformBatch, type SourceRecord } from '../lambda/firehose-transform/core';
+import { benchArchiveProcessor } from './archive';
 import { benchHotPath } from './hot-path';
 import { benchKpl } from './kpl';
 import { prng } from './prng';
+import { benchReplay } from './replay';
 
 const ROOT = resolve(__dirname, '..');
 const ASSET = join(ROOT, 'assets', 'lambda', 'firehose-transform', 'index.js');
@@ -246,6 +251,8 @@ async function main(): Promise<void> {
   await benchHandler(batches, recordBytes);
   await benchKpl(bench);
   await benchHotPath(bench);
+  await benchArchiveProcessor(bench);
+  await benchReplay(bench);
   benchAppSynth();
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }

@@ -2,7 +2,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { applyAllPacks, formatFindings, synthFindings } from './compliance';
 import { ConsumerOrdering } from '../lib';
-import { addCustomerTotals, addDefaultLake, addFailureQueue, addFullLake, addLakeOnExistingResources } from './examples';
+import { addCustomerTotals, addDefaultLake, addFailureQueue, addFullLake, addLakeOnExistingResources, addStandaloneArchive } from './examples';
 
 // Env-agnostic stacks: nothing here needs an AWS account or region.
 const app = new App();
@@ -14,6 +14,7 @@ addCustomerTotals(full, addFullLake(full), { ordering: ConsumerOrdering.PER_KEY,
 const existing = new Stack(app, 'StreamingLakeOnExistingResources');
 const existingLake = addLakeOnExistingResources(existing);
 addCustomerTotals(existing, existingLake, { failureQueue: addFailureQueue(existing, existingLake.encryptionKey) });
+addStandaloneArchive(existing, existingLake);
 
 // Errors make synth throw; warnings don't, so every remaining finding fails the synth here.
 const findings = synthFindings(app);

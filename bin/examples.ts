@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import {
   AccessLogBucket, BundledFunction, ConsumerOrdering, EventTimeFormat, FailureDestination, IdempotencyTable, IngestStream,
-  PipelineKey, SecureBucket, StreamConsumer, StreamingLake, TimeGranularity,
+  ObjectLockMode, PipelineKey, ReplayArchive, SecureBucket, StreamConsumer, StreamingLake, TimeGranularity,
 } from '../lib';
 
 /** Columns of the example clickstream events. */
@@ -164,4 +164,21 @@ export function addFailureQueue(stack: Stack, key: kms.IKey, id = 'ConsumerFailu
   Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason });
   Validations.of(queue).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason });
   return queue;
+}
+
+/**
+ * A standalone ReplayArchive for a lake without a raw zone: compliance-mode Object Lock for seven years,
+ * Glacier Instant Retrieval after 30 days, and a backfill stream as a second replay target.
+ */
+export function addStandaloneArchive(stack: Stack, lake: StreamingLake, id = 'Archive'): ReplayArchive {
+  const backfill = new IngestStream(stack, `${id}BackfillStream`, { encryptionKey: lake.encryptionKey, retention: Duration.days(1) });
+  return new ReplayArchive(stack, id, {
+    stream: lake.stream,
+    encryptionKey: lake.encryptionKey,
+    objectLock: { retention: Duration.days(2555), mode: ObjectLockMode.COMPLIANCE },
+    lifecycle: { infrequentAccessAfter: Duration.days(30), archiveAfter: Duration.days(31), expireAfter: Duration.days(2600) },
+    replayTargets: [lake.stream, backfill.stream],
+    writeShare: 0.25,
+    monitor: lake.monitor,
+  });
 }

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { addDefaultLake, addLakeOnExistingResources } from '../bin/examples';
 import { EventTimeFormat, StreamingLake, TimeGranularity } from '../lib';
-import { only, s3Destination, synth } from './support/template';
+import { curatedTable, s3Destination, synth } from './support/template';
 
 /**
  * Runs the MetadataExtractionQuery exactly as synthesized into the template
@@ -15,7 +15,7 @@ function templateQuery(build: Parameters<typeof synth>[0]): { query: string; dat
   const t = synth(build);
   const processor = s3Destination(t).ProcessingConfiguration.Processors.find((p: any) => p.Type === 'MetadataExtraction');
   const query = processor.Parameters.find((p: any) => p.ParameterName === 'MetadataExtractionQuery').ParameterValue;
-  const dateFormat = only(t, 'AWS::Glue::Table').Properties.TableInput.Parameters['projection.dt.format'];
+  const dateFormat = curatedTable(t).Properties.TableInput.Parameters['projection.dt.format'];
   return { query, dateFormat };
 }
 

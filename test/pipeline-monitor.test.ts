@@ -1,22 +1,34 @@
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
-import { addDefaultLake, addFullLake } from '../bin/examples';
+import { addDefaultLake, addFullLake, addLakeOnExistingResources } from '../bin/examples';
 import { PipelineMonitor } from '../lib';
 import { newApp } from './support/nag';
-import { synth } from './support/template';
+import { archiveDestination, s3Destination, synth } from './support/template';
 
 const defaults = synth((s) => addDefaultLake(s));
 const full = synth((s) => addFullLake(s));
 
-function alarm(t: Template, metricName: string): any {
-  const found = Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.MetricName === metricName);
-  if (found.length !== 1) throw new Error(`expected one ${metricName} alarm, found ${found.length}`);
+/**
+ * The one alarm on `metricName` (of the resource whose logical id matches `dimensionRef`, when given):
+ * the lake watches two delivery streams with the same Firehose metrics.
+ */
+function alarm(t: Template, metricName: string, dimensionRef?: RegExp): any {
+  const found = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
+    .filter((a: any) => a.Properties.MetricName === metricName)
+    .filter((a: any) => !dimensionRef || (a.Properties.Dimensions ?? []).some((d: any) => dimensionRef.test(d.Value?.Ref ?? '')));
+  if (found.length !== 1) throw new Error(`expected one ${metricName} alarm${dimensionRef ? ` on ${dimensionRef}` : ''}, found ${found.length}`);
   return found[0].Properties;
 }
 
+/** Logical id of an alarm, without its hash. */
+const alarmIds = (t: Template): string[] => Object.keys(t.findResources('AWS::CloudWatch::Alarm')).map((id) => id.replace(/[0-9A-F]{8}$/, ''));
+
+const CURATED = /^LakeDelivery[0-9A-F]{8}$/;
+const ARCHIVE = /^LakeRawDelivery[0-9A-F]{8}$/;
 const streamDim = [{ Name: 'StreamName', Value: { Ref: expect.stringMatching(/^LakeStream/) } }];
-const deliveryDim = [{ Name: 'DeliveryStreamName', Value: { Ref: expect.stringMatching(/^LakeDelivery/) } }];
+const deliveryDim = [{ Name: 'DeliveryStreamName', Value: { Ref: expect.stringMatching(CURATED) } }];
+const archiveDim = [{ Name: 'DeliveryStreamName', Value: { Ref: expect.stringMatching(ARCHIVE) } }];
 
 describe('alarms carry their dimension, M-of-N datapoints and an action', () => {
   test('iterator age: threshold is 25% of the retention', () => {
@@ -34,16 +46,16 @@ describe('alarms carry their dimension, M-of-N datapoints and an action', () => 
   });
 
   test('freshness: threshold is twice the buffer interval', () => {
-    const a = alarm(defaults, 'DeliveryToS3.DataFreshness');
+    const a = alarm(defaults, 'DeliveryToS3.DataFreshness', CURATED);
     expect(a.Namespace).toBe('AWS/Firehose');
     expect(a.Dimensions).toEqual(deliveryDim);
     expect(a.Threshold).toBe(600);
-    expect(alarm(full, 'DeliveryToS3.DataFreshness').Threshold).toBe(1200);
+    expect(alarm(full, 'DeliveryToS3.DataFreshness', CURATED).Threshold).toBe(1200);
     expect(a.DatapointsToAlarm).toBeLessThan(a.EvaluationPeriods);
   });
 
   test('delivery success below 1', () => {
-    const a = alarm(defaults, 'DeliveryToS3.Success');
+    const a = alarm(defaults, 'DeliveryToS3.Success', CURATED);
     expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: 'LessThanThreshold', Statistic: 'Average' });
     expect(a.Dimensions).toEqual(deliveryDim);
   });
@@ -54,6 +66,56 @@ describe('alarms carry their dimension, M-of-N datapoints and an action', () => 
 
   test('partition count exceeded above 0', () => {
     expect(alarm(defaults, 'PartitionCountExceeded')).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', Dimensions: deliveryDim });
+  });
+
+  test('the Firehose alarms of the curated and the archive delivery are one per stream, on their own dimension', () => {
+    for (const metric of ['DeliveryToS3.DataFreshness', 'DeliveryToS3.Success']) {
+      const all = Object.values(defaults.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.MetricName === metric);
+      expect(all).toHaveLength(2);
+      expect(alarm(defaults, metric, CURATED).Dimensions).toEqual(deliveryDim);
+      expect(alarm(defaults, metric, ARCHIVE).Dimensions).toEqual(archiveDim);
+    }
+  });
+
+  test('archive freshness: threshold is twice the archive delivery\'s own buffer interval', () => {
+    expect(alarmIds(defaults)).toContain('LakeMonitorArchiveFreshness');
+    for (const t of [defaults, full]) {
+      const a = alarm(t, 'DeliveryToS3.DataFreshness', ARCHIVE);
+      expect(a).toMatchObject({ Namespace: 'AWS/Firehose', Statistic: 'Maximum', ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 5, DatapointsToAlarm: 3 });
+      expect(a.Dimensions).toEqual(archiveDim);
+      expect(a.Threshold).toBe(2 * archiveDestination(t).BufferingHints.IntervalInSeconds);
+    }
+    // The curated freshness stays relative to the curated interval.
+    expect(alarm(full, 'DeliveryToS3.DataFreshness', CURATED).Threshold).toBe(2 * s3Destination(full).BufferingHints.IntervalInSeconds);
+  });
+
+  test('archive delivery success below 1 in 2 of 3 periods', () => {
+    expect(alarmIds(defaults)).toContain('LakeMonitorArchiveDeliverySuccess');
+    const a = alarm(defaults, 'DeliveryToS3.Success', ARCHIVE);
+    expect(a).toMatchObject({ Threshold: 1, ComparisonOperator: 'LessThanThreshold', Statistic: 'Average', EvaluationPeriods: 3, DatapointsToAlarm: 2 });
+    expect(a.Dimensions).toEqual(archiveDim);
+  });
+
+  test('Parquet conversion and partition-quota alarms watch only the curated delivery', () => {
+    for (const metric of ['FailedConversion.Records', 'PartitionCountExceeded']) {
+      expect(() => alarm(defaults, metric, ARCHIVE)).toThrow(/found 0/);
+    }
+  });
+
+  test('failed replay executions above 0, on the replay state machine', () => {
+    expect(alarmIds(defaults)).toContain('LakeMonitorReplayExecutionsFailed');
+    const a = alarm(defaults, 'ExecutionsFailed');
+    expect(a).toMatchObject({ Namespace: 'AWS/States', Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, DatapointsToAlarm: 1 });
+    const [smId] = Object.keys(defaults.findResources('AWS::StepFunctions::StateMachine'));
+    expect(smId).toMatch(/^LakeRawReplay/);
+    expect(a.Dimensions).toEqual([{ Name: 'StateMachineArn', Value: { Ref: smId } }]);
+  });
+
+  test('a lake without a raw zone has no archive or replay alarms', () => {
+    const t = synth((s) => addLakeOnExistingResources(s));
+    expect(alarmIds(t).filter((id) => /Archive|Replay/.test(id))).toEqual([]);
+    expect(() => alarm(t, 'ExecutionsFailed')).toThrow(/found 0/);
+    expect(Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.MetricName === 'DeliveryToS3.DataFreshness')).toHaveLength(1);
   });
 
   test('a provisioned stream also alarms on sustained utilization above 80% of its shards', () => {
@@ -102,6 +164,26 @@ describe('dashboard', () => {
       expect([needle, body.includes(needle)]).toEqual([needle, true]);
     }
   });
+
+  test('also shows the archive delivery and the replay progress and executions', () => {
+    const dash = Object.values(full.findResources('AWS::CloudWatch::Dashboard'))[0] as any;
+    const body = JSON.stringify(dash.Properties.DashboardBody);
+    for (const needle of ['Archive: delivery freshness', 'Archive: S3 delivery success', 'StreamingPipelines/Replay', 'RecordsReplayed', 'BytesReplayed', 'ObjectsRemaining', 'ExecutionsFailed']) {
+      expect([needle, body.includes(needle)]).toEqual([needle, true]);
+    }
+    // The archive widgets plot the archive delivery stream, the replay widgets the replay state machine.
+    const refs = JSON.stringify(dash.Properties.DashboardBody['Fn::Join'][1].filter((p: any) => typeof p !== 'string'));
+    expect(refs).toMatch(/"Ref":"LakeRawDelivery[0-9A-F]{8}"/);
+    expect(refs).toMatch(/"Ref":"LakeRawReplay[0-9A-F]{8}"/);
+  });
+
+  test('has an alarm-status widget of the lake\'s alarms', () => {
+    const dash = Object.values(defaults.findResources('AWS::CloudWatch::Dashboard'))[0] as any;
+    const parts: any[] = dash.Properties.DashboardBody['Fn::Join'][1];
+    const text = parts.map((p) => (typeof p === 'string' ? p : `<${p['Fn::GetAtt']?.[0] ?? p.Ref}>`)).join('');
+    expect(text).toContain('"type":"alarm"');
+    expect(text).toMatch(/"alarms":\["<LakeMonitorIteratorAge[0-9A-F]{8}>"/);
+  });
 });
 
 describe('PipelineMonitor on its own', () => {
@@ -120,5 +202,14 @@ describe('PipelineMonitor on its own', () => {
     const stack = new Stack(newApp(), 'M');
     const m = new PipelineMonitor(stack, 'M', { alarmAction: { bind: () => ({ alarmActionArn: 'arn:aws:sns:us-east-1:1:t' }) } as cw.IAlarmAction });
     expect(m.composite).toBeUndefined();
+  });
+
+  test('a monitor without alarms has no alarm-status widget, which CloudWatch would reject', () => {
+    const stack = new Stack(newApp(), 'M');
+    new PipelineMonitor(stack, 'M', { alarmAction: { bind: () => ({ alarmActionArn: 'arn:aws:sns:us-east-1:1:t' }) } as cw.IAlarmAction });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    const dash = Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0] as any;
+    expect(JSON.stringify(dash.Properties.DashboardBody)).not.toContain('\\"type\\":\\"alarm\\"');
   });
 });

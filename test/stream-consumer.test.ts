@@ -149,4 +149,12 @@ describe('StreamConsumer', () => {
     const t = build({ redrive: false });
     expect(Object.keys(t.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('ConsumerRedrive'))).toEqual([]);
   });
+
+  test('startingAt makes a temporary consumer that reads from an arrival time inside retention', () => {
+    build({ startingAt: new Date('2026-11-01T06:00:00Z') }).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: Date.parse('2026-11-01T06:00:00Z') / 1000,
+    });
+    expect(() => build({ startingAt: new Date(Date.now() + 3_600_000) })).toThrow(/`startingAt` \(.*\) is in the future/);
+    expect(() => build({ startingAt: new Date('2026-11-01T06:00:00Z'), startingPosition: lambda.StartingPosition.LATEST })).toThrow(/`startingAt` cannot be combined with `startingPosition`/);
+  });
 });

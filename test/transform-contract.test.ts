@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { addFullLake } from '../bin/examples';
-import { only, s3Destination, synth } from './support/template';
+import { curatedTable, s3Destination, synth } from './support/template';
 
 /**
  * The construct and the bundled handler agree: the environment the template
@@ -30,7 +30,13 @@ const b64 = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringi
 
 test('the template environment makes the bundled handler emit the prefix and table partition keys', async () => {
   const t = synth((s) => addFullLake(s));
-  const fn = only(t, 'AWS::Lambda::Function').Properties;
+  // The function the curated (Parquet) delivery invokes: the lake also has the archive processor and the replay functions.
+  const processors = s3Destination(t).ProcessingConfiguration.Processors;
+  expect(processors.map((p: any) => p.Type)).toEqual(['Lambda']);
+  const lambdaArn = processors[0].Parameters.find((p: any) => p.ParameterName === 'LambdaArn').ParameterValue;
+  const fnId = lambdaArn['Fn::GetAtt'][0];
+  expect(fnId).toMatch(/^LakeTransformFunction/);
+  const fn = t.toJSON().Resources[fnId].Properties;
   expect(fn.Runtime).toBe('nodejs22.x');
   expect(fn.Handler).toBe('index.handler');
   const handler = loadHandler(fn.Environment.Variables);
@@ -58,7 +64,7 @@ test('the template environment makes the bundled handler emit the prefix and tab
 
   // Keys the handler emits = keys the Firehose prefix uses = the Glue partition keys, in order.
   const prefixKeys = [...s3Destination(t).Prefix.matchAll(/!\{partitionKeyFromLambda:([a-z_]+)\}/g)].map((m) => m[1]);
-  const glueKeys = only(t, 'AWS::Glue::Table').Properties.TableInput.PartitionKeys.map((k: any) => k.Name);
+  const glueKeys = curatedTable(t).Properties.TableInput.PartitionKeys.map((k: any) => k.Name);
   expect(Object.keys(res.records[0].metadata.partitionKeys)).toEqual(prefixKeys);
   expect(prefixKeys).toEqual(glueKeys);
 });

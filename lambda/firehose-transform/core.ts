@@ -17,7 +17,10 @@ import {
   type EventTimeFormat,
   type EventTimeGranularity,
 } from '../shared/event-time';
+import { envelopeBytes, failedRecordBytes, okRecordBytes, RESPONSE_BUDGET_BYTES } from '../shared/firehose-response';
 import { toPartitionValue } from '../shared/partition-value';
+
+export { RESPONSE_BUDGET_BYTES } from '../shared/firehose-response';
 
 // ---------------------------------------------------------------- configuration
 
@@ -279,14 +282,6 @@ export interface BatchOutcome {
   readonly responseBytes: number;
 }
 
-/**
- * Lambda's synchronous response limit is 6 MB (6,291,456 bytes); keep a
- * margin below it for the runtime's own framing.
- */
-export const RESPONSE_BUDGET_BYTES = 6_000_000;
-
-/** `{"records":[` + `]}` */
-const ENVELOPE_BYTES = '{"records":[]}'.length;
 
 /**
  * Transforms a batch under a response-size budget.
@@ -305,8 +300,12 @@ export function transformBatch(
   budgetBytes: number = RESPONSE_BUDGET_BYTES,
 ): BatchOutcome {
   const decisions = records.map((r) => transformRecord(r.payload, config));
-  const failedSizes = records.map((r, i) => failedRecordBytes(r, decisions[i]));
-  let total = ENVELOPE_BYTES + Math.max(0, records.length - 1);
+  // A payload that got past base64 decoding is plain base64.
+  const failedSizes = records.map((r, i) => {
+    const d = decisions[i];
+    return failedRecordBytes(r.recordId, r.payloadField, r.payload, d.result === 'Ok' || d.reason !== 'invalid_base64');
+  });
+  let total = envelopeBytes(records.length);
   for (const size of failedSizes) total += size;
 
   const out: ResponseRecord[] = new Array(records.length);
@@ -318,7 +317,7 @@ export function transformBatch(
     const decision = decisions[i];
     let reason: FailureReason;
     if (decision.result === 'Ok') {
-      const delta = okRecordBytes(record, decision.data, decision.partitionKeys) - failedSizes[i];
+      const delta = okRecordBytes(record.recordId, record.payloadField, decision.data, decision.partitionKeys) - failedSizes[i];
       if (total + delta <= budgetBytes) {
         total += delta;
         out[i] = {
@@ -342,25 +341,3 @@ export function transformBatch(
   return { records: out, reasons, ok, failed: records.length - ok, failedByReason, responseBytes: total };
 }
 
-/** Strings that JSON writes verbatim: base64 and typical record ids. */
-const JSON_PLAIN = /^[A-Za-z0-9+/=_.:-]*$/;
-
-/** UTF-8 bytes of `JSON.stringify(s)`. */
-function jsonStringBytes(s: string): number {
-  return JSON_PLAIN.test(s) ? s.length + 2 : Buffer.byteLength(JSON.stringify(s), 'utf8');
-}
-
-// `{"recordId":…,"result":"ProcessingFailed","<field>":…}` (JSON.stringify keeps insertion order).
-function failedRecordBytes(r: SourceRecord, decision: RecordDecision): number {
-  // A payload that got past base64 decoding is plain base64: no escapes, one byte per character.
-  const payloadBytes = decision.result === 'Ok' || decision.reason !== 'invalid_base64' ? r.payload.length + 2 : jsonStringBytes(r.payload);
-  return '{"recordId":,"result":"ProcessingFailed","":}'.length + jsonStringBytes(r.recordId)
-    + r.payloadField.length + payloadBytes;
-}
-
-// `{"recordId":…,"result":"Ok","<field>":"<base64>","metadata":{"partitionKeys":{…}}}`
-function okRecordBytes(r: SourceRecord, data: string, partitionKeys: PartitionKeys): number {
-  // Partition keys and values are ASCII from safe sets, so length is bytes.
-  return '{"recordId":,"result":"Ok","":"","metadata":{"partitionKeys":}}'.length + jsonStringBytes(r.recordId)
-    + r.payloadField.length + data.length + JSON.stringify(partitionKeys).length;
-}

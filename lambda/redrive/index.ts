@@ -10,7 +10,8 @@ import {
   PutRecordsCommand,
   type GetShardIteratorCommandInput,
 } from '@aws-sdk/client-kinesis';
-import { GetObjectCommand, GetObjectTaggingCommand, ListObjectsV2Command, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectTaggingCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { listAllKeys } from '../shared/s3-list';
 import {
   parseConfig,
   parseRedriveEvent,
@@ -26,16 +27,7 @@ import {
 /** S3 reads, listing and tagging for the core. */
 export function s3Io(s3: S3Client): Pick<RedriveIo, 'listKeys' | 'getObjectText' | 'isRedriven' | 'tagObject'> {
   return {
-    async listKeys(bucket, prefix) {
-      const keys: string[] = [];
-      let ContinuationToken: string | undefined;
-      do {
-        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }));
-        for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (ContinuationToken);
-      return keys;
-    },
+    listKeys: (bucket, prefix) => listAllKeys(s3, bucket, prefix),
     async getObjectText(bucket, key) {
       const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);

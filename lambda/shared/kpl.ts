@@ -30,6 +30,8 @@ export interface UserRecord {
   explicitHashKey?: string;
   /** Position within the aggregate, 0..n-1; 0 for a plain record. Together with the outer sequence number it identifies the user record. */
   subSequenceNumber: number;
+  /** The record's KPL tags (`Tag { key = 1; value = 2 }`), when it has any; e.g. `replay_id` on replayed records. */
+  tags?: { key: string; value?: string }[];
 }
 
 export type DeaggregateResult =
@@ -47,7 +49,8 @@ export type KplDecodeFailure =
   | 'missing_partition_key_index'
   | 'missing_data'
   | 'partition_key_index_out_of_range'
-  | 'explicit_hash_key_index_out_of_range';
+  | 'explicit_hash_key_index_out_of_range'
+  | 'missing_tag_key';
 
 /** A record whose magic and MD5 say "KPL aggregate" but whose protobuf is malformed. */
 export class KplDecodeError extends Error {
@@ -110,6 +113,9 @@ export function deaggregate(bytes: Buffer, outerPartitionKey: string): Deaggrega
 /** Per record: partition key index, explicit hash key index (-1: absent), data start, data end, record offset. */
 const SLOTS = 5;
 
+/** Tags of record `record` (0-based), as [record, start, end] triples of Tag messages. */
+type TagRanges = number[];
+
 /**
  * Protobuf allows fields in any order and repeated fields interleaved, so the
  * tables may follow the records: indexes are resolved after the whole message.
@@ -119,6 +125,7 @@ function decodeAggregatedRecord(buf: Buffer, start: number, end: number): UserRe
   const partitionKeys: string[] = [];
   const explicitHashKeys: string[] = [];
   const slots: number[] = [];
+  const tagRanges: TagRanges = [];
   while (cursor.pos < end) {
     const tagOffset = cursor.pos;
     const tag = cursor.varint(end);
@@ -131,7 +138,7 @@ function decodeAggregatedRecord(buf: Buffer, start: number, end: number): UserRe
       // Invalid UTF-8 in a key becomes U+FFFD, as in Java's proto2 strings (KCL) and protobufjs.
       if (field === 1) partitionKeys.push(buf.toString('utf8', cursor.pos, fieldEnd));
       else if (field === 2) explicitHashKeys.push(buf.toString('utf8', cursor.pos, fieldEnd));
-      else decodeRecord(cursor, fieldEnd, slots);
+      else decodeRecord(cursor, fieldEnd, slots, tagRanges);
       cursor.pos = fieldEnd;
     } else {
       cursor.skip(wireType, end, tagOffset);
@@ -152,10 +159,39 @@ function decodeAggregatedRecord(buf: Buffer, start: number, end: number): UserRe
       subSequenceNumber: i,
     };
   }
+  for (let t = 0; t < tagRanges.length; t += 3) {
+    const record = records[tagRanges[t]];
+    (record.tags ??= []).push(decodeTag(buf, tagRanges[t + 1], tagRanges[t + 2]));
+  }
   return records;
 }
 
-function decodeRecord(cursor: Cursor, end: number, slots: number[]): void {
+/** `message Tag { required string key = 1; optional string value = 2; }` */
+function decodeTag(buf: Buffer, start: number, end: number): { key: string; value?: string } {
+  const cursor = new Cursor(buf, start);
+  let key: string | undefined;
+  let value: string | undefined;
+  while (cursor.pos < end) {
+    const tagOffset = cursor.pos;
+    const tag = cursor.varint(end);
+    const wireType = tag % 8;
+    const field = (tag - wireType) / 8;
+    if (field === 0 || field > MAX_FIELD_NUMBER) throw new KplDecodeError('invalid_field_number', tagOffset);
+    if (field === 1 || field === 2) {
+      if (wireType !== WIRE_LENGTH_DELIMITED) throw new KplDecodeError('unexpected_wire_type', tagOffset);
+      const fieldEnd = cursor.lengthDelimitedEnd(end);
+      if (field === 1) key = buf.toString('utf8', cursor.pos, fieldEnd);
+      else value = buf.toString('utf8', cursor.pos, fieldEnd);
+      cursor.pos = fieldEnd;
+    } else {
+      cursor.skip(wireType, end, tagOffset);
+    }
+  }
+  if (key === undefined) throw new KplDecodeError('missing_tag_key', start);
+  return value === undefined ? { key } : { key, value };
+}
+
+function decodeRecord(cursor: Cursor, end: number, slots: number[], tagRanges: TagRanges): void {
   const offset = cursor.pos;
   let partitionKeyIndex = -1;
   let explicitHashKeyIndex = -1;
@@ -175,10 +211,12 @@ function decodeRecord(cursor: Cursor, end: number, slots: number[]): void {
     } else if (field === 3 || field === 4) {
       if (wireType !== WIRE_LENGTH_DELIMITED) throw new KplDecodeError('unexpected_wire_type', tagOffset);
       const fieldEnd = cursor.lengthDelimitedEnd(end);
-      // Tags (field 4) are KPL metadata that KCL does not expose either: skipped unparsed.
       if (field === 3) {
         dataStart = cursor.pos;
         dataEnd = fieldEnd;
+      } else {
+        // Tags are decoded once the record is known to be valid (most records have none).
+        tagRanges.push(slots.length / SLOTS, cursor.pos, fieldEnd);
       }
       cursor.pos = fieldEnd;
     } else {

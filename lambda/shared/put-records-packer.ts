@@ -290,6 +290,8 @@ interface Item {
 /** Min-heap on input position: the oldest ready entry always goes out first. */
 class ReadyQueue {
   private readonly heap: Item[] = [];
+  /** Sum of the ready entries' bytes. */
+  public bytes = 0;
 
   get size(): number {
     return this.heap.length;
@@ -301,6 +303,7 @@ class ReadyQueue {
 
   push(item: Item): void {
     const h = this.heap;
+    this.bytes += item.bytes;
     h.push(item);
     let i = h.length - 1;
     while (i > 0) {
@@ -314,6 +317,7 @@ class ReadyQueue {
   pop(): Item | undefined {
     const h = this.heap;
     const top = h[0];
+    if (top) this.bytes -= top.bytes;
     const last = h.pop();
     if (h.length > 0 && last !== undefined) {
       h[0] = last;
@@ -334,6 +338,7 @@ class ReadyQueue {
 
   clear(): void {
     this.heap.length = 0;
+    this.bytes = 0;
   }
 }
 
@@ -421,6 +426,8 @@ export async function putAllRecords(
 
   let succeeded = 0;
   let calls = 0;
+  /** Calls awaiting their response (not those waiting out a backoff). */
+  let inFlight = 0;
   let aborted: { code: string; message: string } | undefined;
 
   const finish = (item: Item, code: string, message: string): void => {
@@ -477,6 +484,7 @@ export async function putAllRecords(
 
   const run = async (batch: Item[]): Promise<void> => {
     calls++;
+    inFlight++;
     for (const item of batch) item.attempts++;
     let response: PutRecordsOutput | undefined;
     let callError: unknown;
@@ -496,6 +504,8 @@ export async function putAllRecords(
       }
     } catch (e) {
       callError = e;
+    } finally {
+      inFlight--;
     }
 
     if (callError !== undefined && !isRetryable(callError)) {
@@ -540,6 +550,11 @@ export async function putAllRecords(
   let fatal: { error: unknown } | undefined;
   for (;;) {
     while (active < concurrency && !fatal) {
+      // Fill before sending: while calls await their response, a call goes out only when it can be full; those
+      // calls release the next entries of their keys, so waiting packs the following calls fuller (in ordered
+      // mode a key has one entry in flight, and half-empty calls would multiply the call count). A call that
+      // waits out a backoff does not hold the others back.
+      if (inFlight > 0 && ready.size < limits.maxRecordsPerCall && ready.bytes < limits.maxBytesPerCall) break;
       const batch = take();
       if (!batch) break;
       active++;

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, SizeRoundingBehavior } from 'aws-cdk-lib';
 import type * as glue from 'aws-cdk-lib/aws-glue';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -7,8 +7,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardUnder } from './acknowledge';
 import { propError } from './errors';
+import { acknowledgeFirehoseFindings } from './firehose-findings';
 import { PartitionKeySource, type PartitionSpec } from './partition-spec';
 
 /** Firehose's floor for the buffer size with conversion or dynamic partitioning. */
@@ -139,38 +139,12 @@ export class ParquetDelivery extends Construct {
   }
 
   private acknowledgeFindings(props: ParquetDeliveryProps): void {
-    acknowledge(this.deliveryStream, {
-      'AwsSolutions-KDF1': 'Firehose does not allow server-side encryption on a delivery stream whose source is a Kinesis data stream (CDK rejects it). Records are encrypted at rest by the source stream\'s KMS key and written to S3 with SSE-KMS under the pipeline key.',
-    });
-    const sourceRole = this.deliveryStream.node.tryFindChild('Service Role');
-    if (sourceRole) acknowledge(sourceRole, inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY));
-    const role = this.deliveryStream.node.tryFindChild('S3 Destination Role');
-    if (!role) return;
-    const grant = 'Added by the Firehose L2\'s read-write grant on the lake\'s own bucket only; Firehose needs bucket location, listing, object reads and multipart abort to write and resume multipart Parquet uploads, and the grant cannot be narrowed without forking the L2.';
-    const findings: { [id: string]: string } = {
-      ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
-      'AwsSolutions-IAM5[Action::s3:GetObject*]': grant,
-      'AwsSolutions-IAM5[Action::s3:GetBucket*]': grant,
-      'AwsSolutions-IAM5[Action::s3:List*]': grant,
-      'AwsSolutions-IAM5[Action::s3:Abort*]': grant,
-      'AwsSolutions-IAM5[Action::s3:DeleteObject*]': `${grant} The buckets are versioned, so a delete only adds a recoverable delete marker.`,
-      'AwsSolutions-IAM5[Action::kms:ReEncrypt*]': 'Firehose writes objects with SSE-KMS under the pipeline key; the KMS actions are scoped to that one key ARN.',
-      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]': 'Firehose writes objects with SSE-KMS under the pipeline key; the KMS actions are scoped to that one key ARN.',
-      'AwsSolutions-IAM5[Resource::*]': 'glue:GetSchemaVersion is added by the L2 schema configuration for Parquet conversion; it is read-only and a Glue-table schema has no schema-registry ARN to scope it to.',
-    };
-    const objects = 'Firehose writes objects under event-time and key partitions known only per record; the wildcard covers objects of this one bucket.';
-    for (const [arn, suffix, reason] of [
-      [props.bucket.bucketArn, '/*', objects],
-      [props.rawArchive?.bucket.bucketArn, '/*', objects],
-      [props.transform?.functionArn, ':*', 'lambda:InvokeFunction on the transform function and its versions only.'],
-    ] as const) {
-      const id = arn ? wildcardUnder(this, arn, suffix) : undefined;
-      if (id) findings[id] = reason;
-    }
-    acknowledge(role, findings);
-    // The L2 renders an env-agnostic CIDR mapping for VPC destinations even for S3; the finding is reported on the stack.
-    acknowledge(Stack.of(this), {
-      'CloudFormation-Validate::W7001': 'The Firehose L2 always renders its region→CIDR mapping (awscdkawskinesisfirehoseCidrBlocks) for VPC destinations; an S3 destination never references it. The unused mapping is inert.',
+    acknowledgeFirehoseFindings(this, this.deliveryStream, {
+      buckets: [props.bucket, ...(props.rawArchive ? [props.rawArchive.bucket] : [])],
+      processor: props.transform,
+      extra: {
+        'AwsSolutions-IAM5[Resource::*]': 'glue:GetSchemaVersion is added by the L2 schema configuration for Parquet conversion; it is read-only and a Glue-table schema has no schema-registry ARN to scope it to.',
+      },
     });
   }
 

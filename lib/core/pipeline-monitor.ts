@@ -9,6 +9,7 @@ import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { propError } from './errors';
 
@@ -51,6 +52,16 @@ export interface MonitoredConsumer {
   readonly stream?: kinesis.IStream;
 }
 
+/** A replay state machine to watch. */
+export interface MonitoredReplay {
+  /** The state machine (its execution metrics). */
+  readonly stateMachine: sfn.IStateMachine;
+  /** EMF namespace of the workers' progress metrics. */
+  readonly metricsNamespace: string;
+  /** Value of their `ReplayStateMachine` dimension. */
+  readonly dimension: string;
+}
+
 /** Properties of a {@link PipelineMonitor}. */
 export interface PipelineMonitorProps {
   /** Stream to watch. @default - none */
@@ -88,6 +99,9 @@ export class PipelineMonitor extends Construct {
   /** The topic alarms publish to, when no `alarmAction` was given. */
   public readonly alarmTopic?: sns.Topic;
   private readonly action: cw.IAlarmAction;
+  private readonly freshnessMultiple: number;
+  private readonly statusAlarms: cw.IAlarm[] = [];
+  private statusWidgetAdded = false;
 
   constructor(scope: Construct, id: string, props: PipelineMonitorProps) {
     super(scope, id);
@@ -208,12 +222,11 @@ export class PipelineMonitor extends Construct {
       });
       this.composite.addAlarmAction(action);
     }
-    this.dashboard.addWidgets(new cw.AlarmStatusWidget({
-      title: 'Alarms', width: 24,
-      alarms: [...Object.values(this.alarms), ...(this.composite ? [this.composite] : [])],
-    }));
+    if (this.composite) this.statusAlarms.push(this.composite);
+    this.ensureStatusWidget();
     for (const a of Object.values(this.alarms)) a.addAlarmAction(action);
     this.action = action;
+    this.freshnessMultiple = multiple;
   }
 
   /**
@@ -276,11 +289,77 @@ export class PipelineMonitor extends Construct {
     }
     for (const a of added) a.addAlarmAction(this.action);
     this.dashboard.addWidgets(...widgets);
+    this.ensureStatusWidget();
+  }
+
+  /**
+   * Watches another delivery stream (e.g. the raw archive): `<name>Freshness` above the multiple
+   * of its buffer interval in 3 of 5 periods, and `<name>DeliverySuccess` below 1 in 2 of 3.
+   */
+  public addDelivery(name: string, delivery: MonitoredDelivery): void {
+    const ds = delivery.deliveryStream;
+    const threshold = delivery.bufferingInterval.toSeconds() * this.freshnessMultiple;
+    const freshness = ds.metric('DeliveryToS3.DataFreshness', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+    const success = ds.metric('DeliveryToS3.Success', { statistic: cw.Stats.AVERAGE, period: Duration.minutes(5) });
+    for (const a of [
+      this.alarm(`${name}Freshness`, freshness, {
+        threshold, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${name}: oldest undelivered record is older than ${this.freshnessMultiple}x the ${delivery.bufferingInterval.toSeconds()} s buffer interval.`,
+      }),
+      this.alarm(`${name}DeliverySuccess`, success, {
+        threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 2, comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${name}: some S3 puts failed in 2 of the last 3 periods; Firehose retries, then writes to the error prefix.`,
+      }),
+    ]) a.addAlarmAction(this.action);
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({ title: `${name}: delivery freshness (s)`, width: 12, left: [freshness], leftAnnotations: [{ value: threshold, label: `${this.freshnessMultiple}x buffer interval`, color: cw.Color.RED }] }),
+      new cw.GraphWidget({ title: `${name}: S3 delivery success`, width: 12, left: [success] }),
+    );
+    this.ensureStatusWidget();
+  }
+
+  /**
+   * Watches a replay state machine: its progress metrics (records and bytes replayed, objects
+   * remaining, throttled PutRecords entries, emitted by the workers in `metricsNamespace` with the
+   * `ReplayStateMachine` dimension) on the dashboard, and an alarm `<name>ExecutionsFailed`.
+   */
+  public addReplay(name: string, replay: MonitoredReplay): void {
+    const period = Duration.minutes(1);
+    const progress = (metricName: string, statistic: string): cw.Metric => new cw.Metric({
+      namespace: replay.metricsNamespace, metricName, statistic, period, dimensionsMap: { ReplayStateMachine: replay.dimension },
+    });
+    const failed = replay.stateMachine.metricFailed({ statistic: cw.Stats.SUM, period: Duration.minutes(5) });
+    const alarm = this.alarm(`${name}ExecutionsFailed`, failed, {
+      threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      alarmDescription: 'A replay execution failed; start it again with the same replayId to resume (finished objects are skipped).',
+    });
+    alarm.addAlarmAction(this.action);
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({ title: `${name}: records and bytes replayed per minute`, width: 12, left: [progress('RecordsReplayed', cw.Stats.SUM)], right: [progress('BytesReplayed', cw.Stats.SUM)] }),
+      new cw.GraphWidget({ title: `${name}: objects done, remaining, throttles`, width: 12, left: [progress('ObjectsDone', cw.Stats.SUM), progress('ObjectsRemaining', cw.Stats.MAXIMUM)], right: [progress('Throttles', cw.Stats.SUM)] }),
+      new cw.GraphWidget({ title: `${name}: executions`, width: 12, left: [replay.stateMachine.metricStarted({ period }), replay.stateMachine.metricSucceeded({ period }), failed] }),
+    );
+    this.ensureStatusWidget();
   }
 
   private alarm(name: string, metric: cw.IMetric, props: Omit<cw.CreateAlarmOptions, 'alarmName'>): cw.Alarm {
     const alarm = new cw.Alarm(this, name.charAt(0).toUpperCase() + name.slice(1), { metric, ...props });
     this.alarms[name] = alarm;
+    this.statusAlarms.push(alarm);
     return alarm;
+  }
+
+  /**
+   * One alarm-status widget listing every alarm, including those added later (the widget reads the
+   * list when the dashboard renders). CloudWatch rejects the widget without alarms, so it is created
+   * with the first one.
+   */
+  private ensureStatusWidget(): void {
+    if (this.statusWidgetAdded || this.statusAlarms.length === 0) return;
+    this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.statusAlarms }));
+    this.statusWidgetAdded = true;
   }
 }

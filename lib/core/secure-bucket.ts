@@ -17,6 +17,14 @@ export interface LifecycleOptions {
   readonly noncurrentVersionsExpireAfter?: Duration;
 }
 
+/** S3 Object Lock modes. */
+export enum ObjectLockMode {
+  /** Users with `s3:BypassGovernanceRetention` can still delete or shorten retention. */
+  GOVERNANCE = 'GOVERNANCE',
+  /** Nobody, the root user included, can delete a locked version or shorten its retention until it expires. */
+  COMPLIANCE = 'COMPLIANCE',
+}
+
 /** Properties of a {@link SecureBucket}. */
 export interface SecureBucketProps {
   /** KMS key for default encryption. */
@@ -30,11 +38,13 @@ export interface SecureBucketProps {
   /** What happens to the data when the stack is deleted. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Write-once retention in S3 Object Lock governance mode: objects cannot be
-   * overwritten or deleted for this long without the bypass permission.
+   * Write-once retention in S3 Object Lock (mode `objectLockMode`): object
+   * versions cannot be overwritten or deleted for this long.
    * @default - no Object Lock
    */
   readonly objectLockRetention?: Duration;
+  /** Object Lock mode of `objectLockRetention`. @default ObjectLockMode.GOVERNANCE */
+  readonly objectLockMode?: ObjectLockMode;
   /** Name of the lifecycle prop in the L3, for error messages. @default 'lifecycle' */
   readonly lifecyclePropName?: string;
 }
@@ -53,16 +63,11 @@ export class SecureBucket extends Construct {
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
     const lc = props.lifecycle ?? {};
-    const name = props.lifecyclePropName ?? 'lifecycle';
+    SecureBucket.validateLifecycle(this, lc, props.lifecyclePropName ?? 'lifecycle', props.objectLockRetention);
     const ia = lc.infrequentAccessAfter ?? Duration.days(30);
     const archive = lc.archiveAfter ?? Duration.days(90);
-    if (ia.toDays() < 30) throw propError(this, `${name}.infrequentAccessAfter`, `(${ia.toDays()} days) must be at least 30 days, S3's minimum for Standard-IA`);
-    if (archive.toDays() <= ia.toDays()) throw propError(this, `${name}.archiveAfter`, `(${archive.toDays()} days) must come after infrequentAccessAfter (${ia.toDays()} days)`);
-    if (props.objectLockRetention && lc.expireAfter && lc.expireAfter.toDays() < props.objectLockRetention.toDays()) {
-      throw propError(this, `${name}.expireAfter`, `(${lc.expireAfter.toDays()} days) is shorter than the Object Lock retention (${props.objectLockRetention.toDays()} days)`);
-    }
-    if (lc.expireAfter && lc.expireAfter.toDays() <= archive.toDays()) {
-      throw propError(this, `${name}.expireAfter`, `(${lc.expireAfter.toDays()} days) must come after archiveAfter (${archive.toDays()} days)`);
+    if (props.objectLockMode !== undefined && !props.objectLockRetention) {
+      throw propError(this, 'objectLockMode', 'needs objectLockRetention (the retention period of the lock)');
     }
     this.bucket = new s3.Bucket(this, 'Resource', {
       encryption: s3.BucketEncryption.KMS,
@@ -74,7 +79,9 @@ export class SecureBucket extends Construct {
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: true,
       objectLockEnabled: props.objectLockRetention ? true : undefined,
-      objectLockDefaultRetention: props.objectLockRetention ? s3.ObjectLockRetention.governance(props.objectLockRetention) : undefined,
+      objectLockDefaultRetention: props.objectLockRetention
+        ? (props.objectLockMode === ObjectLockMode.COMPLIANCE ? s3.ObjectLockRetention.compliance : s3.ObjectLockRetention.governance)(props.objectLockRetention)
+        : undefined,
       serverAccessLogsBucket: props.accessLogs,
       serverAccessLogsPrefix: props.accessLogsPrefix,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -91,5 +98,22 @@ export class SecureBucket extends Construct {
     });
     acknowledge(this.bucket, inCompliancePacks('S3BucketReplicationEnabled',
       'Versioned, KMS-encrypted, retained data bucket in one region. Cross-region replication is a disaster-recovery decision that needs a destination bucket and key in another region, which this region-agnostic construct cannot own.'));
+  }
+
+  /**
+   * Checks the lifecycle rules' order and minimums, naming the prop `name` the user set (L3s call it
+   * to report their own prop names).
+   */
+  public static validateLifecycle(scope: Construct, lc: LifecycleOptions, name: string, objectLockRetention?: Duration): void {
+    const ia = lc.infrequentAccessAfter ?? Duration.days(30);
+    const archive = lc.archiveAfter ?? Duration.days(90);
+    if (ia.toDays() < 30) throw propError(scope, `${name}.infrequentAccessAfter`, `(${ia.toDays()} days) must be at least 30 days, S3's minimum for Standard-IA`);
+    if (archive.toDays() <= ia.toDays()) throw propError(scope, `${name}.archiveAfter`, `(${archive.toDays()} days) must come after infrequentAccessAfter (${ia.toDays()} days)`);
+    if (objectLockRetention && lc.expireAfter && lc.expireAfter.toDays() < objectLockRetention.toDays()) {
+      throw propError(scope, `${name}.expireAfter`, `(${lc.expireAfter.toDays()} days) is shorter than the Object Lock retention (${objectLockRetention.toDays()} days)`);
+    }
+    if (lc.expireAfter && lc.expireAfter.toDays() <= archive.toDays()) {
+      throw propError(scope, `${name}.expireAfter`, `(${lc.expireAfter.toDays()} days) must come after archiveAfter (${archive.toDays()} days)`);
+    }
   }
 }

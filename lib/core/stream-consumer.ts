@@ -59,6 +59,12 @@ export interface StreamConsumerProps {
   /** Where a new mapping starts reading. @default lambda.StartingPosition.TRIM_HORIZON (nothing retained is skipped) */
   readonly startingPosition?: lambda.StartingPosition;
   /**
+   * Start reading at this arrival time (AT_TIMESTAMP): a temporary consumer that replays a window
+   * still inside the stream's retention (see the README's replay runbook). Not with `startingPosition`.
+   * @default - `startingPosition`
+   */
+  readonly startingAt?: Date;
+  /**
    * Deploy the redrive function next to an S3 failure destination; operators invoke it to put failed
    * batches back into the stream once the cause is fixed. Ignored for FailureDestination.SQS, whose
    * messages hold no records.
@@ -108,6 +114,11 @@ export class StreamConsumer extends Construct {
     const age = this.maxRecordAge.toSeconds();
     if (age < 60 || age > 604800) throw propError(this, 'maxRecordAge', `(${age} s) must be 60 s-7 days; an infinite age blocks the shard`);
 
+    if (props.startingAt !== undefined) {
+      if (props.startingPosition !== undefined) throw propError(this, 'startingAt', 'cannot be combined with `startingPosition` (it means AT_TIMESTAMP)');
+      if (Number.isNaN(props.startingAt.getTime())) throw propError(this, 'startingAt', 'is not a valid date');
+      if (props.startingAt.getTime() > Date.now()) throw propError(this, 'startingAt', `(${props.startingAt.toISOString()}) is in the future; a replay starts at a past arrival time`);
+    }
     const destination = props.failureDestination ?? FailureDestination.S3;
     let onFailure: lambda.IEventSourceDlq;
     if (destination === FailureDestination.SQS) {
@@ -133,7 +144,8 @@ export class StreamConsumer extends Construct {
     const common = {
       batchSize,
       maxBatchingWindow: window.toSeconds() > 0 ? window : undefined,
-      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPosition: props.startingAt ? lambda.StartingPosition.AT_TIMESTAMP : props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      startingPositionTimestamp: props.startingAt ? Math.floor(props.startingAt.getTime() / 1000) : undefined,
       parallelizationFactor: factor,
       reportBatchItemFailures: true,
       bisectBatchOnError: true,

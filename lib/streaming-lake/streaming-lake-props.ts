@@ -7,7 +7,22 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { ThroughputIntent } from '../core/ingest-stream';
 import type { EventTimeOptions, PartitionKey } from '../core/partition-spec';
-import type { LifecycleOptions } from '../core/secure-bucket';
+import type { ReplayTagging, WriteCapacity } from '../core/replay-machine';
+import type { LifecycleOptions, ObjectLockMode } from '../core/secure-bucket';
+
+/** The ReplayArchive options a lake passes through to its raw zone. */
+export interface LakeRawArchiveOptions {
+  /** Partition-key lanes per hour, 1-100. @default 16 */
+  readonly lanes?: number;
+  /** Streams a replay may write to; the first is the default target. @default - [the lake's stream] */
+  readonly replayTargets?: kinesis.IStream[];
+  /** Share of the target's write capacity a replay may use. @default 0.5 */
+  readonly writeShare?: number;
+  /** Write capacity of an on-demand target. @default 4,000 records/s and 4 MiB/s */
+  readonly onDemandWriteCapacity?: WriteCapacity;
+  /** How replayed records are marked. @default ReplayTagging.KPL_TAG */
+  readonly tagging?: ReplayTagging;
+}
 
 /** The bundled transform handler's options. */
 export interface TransformOptions {
@@ -44,14 +59,22 @@ export interface StreamingLakeProps {
   readonly compression?: firehose.ParquetCompression;
   /** Tiering and expiry of the curated data. @default - Standard-IA at 30 days, Glacier IR at 90, never expires */
   readonly lifecycle?: LifecycleOptions;
-  /** Keep a raw zone: the exact source records, gzip, by arrival hour, for audits and replays. @default true */
+  /**
+   * Keep a raw zone: a ReplayArchive of the stream (exact records as gzip JSON Lines by arrival hour
+   * and partition-key lane, an Athena table over them, and a replay state machine), for audits and replays.
+   * @default true
+   */
   readonly rawArchive?: boolean;
   /**
-   * Make the raw zone write-once for this long (S3 Object Lock, governance mode), so the
-   * audit and replay source of truth cannot be altered or deleted without the bypass permission.
+   * Make the raw zone write-once for this long (S3 Object Lock), so the audit and replay source
+   * of truth cannot be altered or deleted.
    * @default - no Object Lock
    */
   readonly rawObjectLockRetention?: Duration;
+  /** Object Lock mode of `rawObjectLockRetention`. @default ObjectLockMode.GOVERNANCE */
+  readonly rawObjectLockMode?: ObjectLockMode;
+  /** Options of the raw zone's archive and replay (lanes, replay targets, write share, tagging). @default - the ReplayArchive defaults */
+  readonly rawArchiveOptions?: LakeRawArchiveOptions;
   /** Tiering and expiry of the raw zone. @default - Standard-IA at 30 days, Glacier IR at 90, never expires */
   readonly rawLifecycle?: LifecycleOptions;
   /** Use the bundled transform handler instead of inline jq. Always used for `EventTimeFormat.ISO_8601`. @default - jq, unless the format needs the handler */

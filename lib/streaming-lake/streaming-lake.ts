@@ -1,4 +1,3 @@
-import type { Duration } from 'aws-cdk-lib';
 import type * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -15,6 +14,7 @@ import { PipelineKey } from '../core/pipeline-key';
 import { PipelineMonitor } from '../core/pipeline-monitor';
 import { SecureBucket, type LifecycleOptions } from '../core/secure-bucket';
 import { FirehoseTransformFunction } from '../handlers/firehose-transform-function';
+import { ReplayArchive } from '../replay-archive/replay-archive';
 
 /**
  * Kinesis → Firehose (JSON→Parquet, dynamic partitioning on event time) → S3,
@@ -32,6 +32,8 @@ export class StreamingLake extends Construct {
   public readonly bucket: s3.IBucket;
   /** Raw zone bucket, when `rawArchive` is on. */
   public readonly rawBucket?: s3.IBucket;
+  /** The raw zone: archive, archive table and replay state machine, when `rawArchive` is on. */
+  public readonly archive?: ReplayArchive;
   /** The partition layout shared by Firehose and Glue. */
   public readonly partitions: PartitionSpec;
   /** The Glue table. */
@@ -67,15 +69,15 @@ export class StreamingLake extends Construct {
 
     // 2. Buckets: curated and raw zones, both logged to one access-log bucket.
     const logs = new AccessLogBucket(this, 'AccessLogs').bucket;
-    const zone = (name: string, lifecycle: LifecycleOptions | undefined, prop: string, objectLockRetention?: Duration) => new SecureBucket(this, name, {
+    const zone = (name: string, lifecycle: LifecycleOptions | undefined, prop: string) => new SecureBucket(this, name, {
       encryptionKey: this.encryptionKey, accessLogs: logs, accessLogsPrefix: `${name.toLowerCase()}/`,
-      lifecycle, lifecyclePropName: prop, removalPolicy: props.removalPolicy, objectLockRetention,
+      lifecycle, lifecyclePropName: prop, removalPolicy: props.removalPolicy,
     }).bucket;
     this.bucket = props.bucket ?? zone('Curated', props.lifecycle, 'lifecycle');
-    if (props.rawArchive === false && props.rawObjectLockRetention) {
-      throw propError(this, 'rawObjectLockRetention', 'needs the raw zone; it cannot be set with `rawArchive: false`');
+    const raw = props.rawArchive !== false;
+    for (const prop of ['rawObjectLockRetention', 'rawObjectLockMode', 'rawLifecycle', 'rawArchiveOptions'] as const) {
+      if (!raw && props[prop] !== undefined) throw propError(this, prop, 'needs the raw zone; it cannot be set with `rawArchive: false`');
     }
-    this.rawBucket = props.rawArchive === false ? undefined : zone('Raw', props.rawLifecycle, 'rawLifecycle', props.rawObjectLockRetention);
 
     // 3. Table.
     const lake = new LakeTable(this, 'Table', { columns: props.schema, partitions, bucket: this.bucket, database: props.database });
@@ -101,7 +103,6 @@ export class StreamingLake extends Construct {
       bufferingInterval: props.bufferingInterval,
       compression: props.compression,
       transform: this.transform?.function,
-      rawArchive: this.rawBucket ? { bucket: this.rawBucket } : undefined,
     });
 
     // 5. Monitor.
@@ -111,5 +112,42 @@ export class StreamingLake extends Construct {
       alarmAction: props.alarmAction,
       encryptionKey: this.encryptionKey,
     });
+
+    // 6. Raw zone: the archive of every record, its table and the replay machine.
+    if (raw) {
+      const o = props.rawArchiveOptions ?? {};
+      // Checked here so errors name the lake's props, not the archive's.
+      if (props.rawObjectLockMode !== undefined && !props.rawObjectLockRetention) {
+        throw propError(this, 'rawObjectLockMode', 'needs rawObjectLockRetention (the retention period of the lock)');
+      }
+      SecureBucket.validateLifecycle(this, props.rawLifecycle ?? {}, 'rawLifecycle', props.rawObjectLockRetention);
+      if (o.lanes !== undefined && (!Number.isInteger(o.lanes) || o.lanes < 1 || o.lanes > 100)) {
+        throw propError(this, 'rawArchiveOptions.lanes', `(${o.lanes}) must be an integer 1-100`);
+      }
+      if (o.writeShare !== undefined && !(o.writeShare > 0 && o.writeShare <= 1)) {
+        throw propError(this, 'rawArchiveOptions.writeShare', `(${o.writeShare}) must be in (0, 1]: the share of the target's write capacity a replay may use`);
+      }
+      if (o.replayTargets !== undefined && o.replayTargets.length === 0) throw propError(this, 'rawArchiveOptions.replayTargets', 'must list at least one stream');
+      this.archive = new ReplayArchive(this, 'Raw', {
+        stream: this.stream,
+        encryptionKey: this.encryptionKey,
+        accessLogs: logs,
+        database: this.database,
+        monitor: this.monitor,
+        lifecycle: props.rawLifecycle,
+        objectLock: props.rawObjectLockRetention ? { retention: props.rawObjectLockRetention, mode: props.rawObjectLockMode } : undefined,
+        removalPolicy: props.removalPolicy,
+        // The raw zone follows the lake's buffering (the archive is partitioned by arrival, so its
+        // projection keeps its own start).
+        bufferingSize: props.bufferingSize,
+        bufferingInterval: props.bufferingInterval,
+        lanes: o.lanes,
+        replayTargets: o.replayTargets,
+        writeShare: o.writeShare,
+        onDemandWriteCapacity: o.onDemandWriteCapacity,
+        tagging: o.tagging,
+      });
+      this.rawBucket = this.archive.bucket;
+    }
   }
 }

@@ -16,9 +16,67 @@ export function only(template: Template, type: string): any {
   return all[0];
 }
 
-/** The ExtendedS3DestinationConfiguration of the single delivery stream. */
+/** The single `[logicalId, resource]` of `type` that `match` selects (fails if there is not exactly one). */
+export function onlyWhere(template: Template, type: string, what: string, match: (resource: any) => boolean): [string, any] {
+  const all = Object.entries(template.findResources(type)).filter(([, r]) => match(r));
+  if (all.length !== 1) throw new Error(`expected one ${what} (${type}), found ${all.length}`);
+  return all[0];
+}
+
+const isCurated = (ds: any): boolean => ds.Properties.ExtendedS3DestinationConfiguration?.DataFormatConversionConfiguration !== undefined;
+
+/** `[logicalId, resource]` of the lake's curated delivery stream: the one converting to Parquet. */
+export function curatedDeliveryEntry(template: Template): [string, any] {
+  return onlyWhere(template, 'AWS::KinesisFirehose::DeliveryStream', 'curated (Parquet) delivery stream', isCurated);
+}
+
+/** The lake's curated delivery stream: the one whose S3 destination has a DataFormatConversionConfiguration. */
+export function curatedDelivery(template: Template): any {
+  return curatedDeliveryEntry(template)[1];
+}
+
+/** `[logicalId, resource]` of the raw-zone archive delivery stream: the one without Parquet conversion. */
+export function archiveDeliveryEntry(template: Template): [string, any] {
+  return onlyWhere(template, 'AWS::KinesisFirehose::DeliveryStream', 'archive delivery stream', (ds) => !isCurated(ds));
+}
+
+/** The raw-zone archive delivery stream (gzip JSON Lines, no Parquet conversion). */
+export function archiveDelivery(template: Template): any {
+  return archiveDeliveryEntry(template)[1];
+}
+
+/** The ExtendedS3DestinationConfiguration of the curated (Parquet) delivery stream. */
 export function s3Destination(template: Template): any {
-  return only(template, 'AWS::KinesisFirehose::DeliveryStream').Properties.ExtendedS3DestinationConfiguration;
+  return curatedDelivery(template).Properties.ExtendedS3DestinationConfiguration;
+}
+
+/** The ExtendedS3DestinationConfiguration of the archive delivery stream. */
+export function archiveDestination(template: Template): any {
+  return archiveDelivery(template).Properties.ExtendedS3DestinationConfiguration;
+}
+
+const PARQUET_SERDE = 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe';
+const JSON_SERDE = 'org.openx.data.jsonserde.JsonSerDe';
+const serdeOf = (t: any): string | undefined => t.Properties.TableInput.StorageDescriptor?.SerdeInfo?.SerializationLibrary;
+
+/** `[logicalId, resource]` of the curated Glue table (Parquet). */
+export function curatedTableEntry(template: Template): [string, any] {
+  return onlyWhere(template, 'AWS::Glue::Table', 'curated (Parquet) table', (t) => serdeOf(t) === PARQUET_SERDE);
+}
+
+/** The curated Glue table (Parquet). */
+export function curatedTable(template: Template): any {
+  return curatedTableEntry(template)[1];
+}
+
+/** `[logicalId, resource]` of the raw-zone archive Glue table (JSON Lines). */
+export function archiveTableEntry(template: Template): [string, any] {
+  return onlyWhere(template, 'AWS::Glue::Table', 'archive (JSON) table', (t) => serdeOf(t) === JSON_SERDE);
+}
+
+/** The raw-zone archive Glue table (JSON Lines). */
+export function archiveTable(template: Template): any {
+  return archiveTableEntry(template)[1];
 }
 
 /** A Fn::Join of literal strings and tokens, rendered with `${token}` placeholders for comparison. */

@@ -16,6 +16,8 @@ export interface DecodedUnit extends SourceItem {
   /** Parsed JSON (parse 'json') or the bytes (parse 'bytes'); undefined when `error` is set. */
   readonly value?: unknown;
   readonly error?: string;
+  /** The `replay_id` KPL tag a ReplayArchive replay puts on the records it re-puts. */
+  readonly replayId?: string;
 }
 
 /** What parseBytes returns for bytes it cannot parse (never a JSON value). */
@@ -81,7 +83,8 @@ export function decodeUnits(item: SourceItem, parse: 'json' | 'bytes', mayBeAggr
       const result = deaggregate(bytes, item.partitionKey ?? '');
       if (result.aggregated) {
         // Sub-records keep their own partition keys, so per-key order holds inside an aggregate too.
-        return result.records.map((r) => decodeOne({ ...item, partitionKey: r.partitionKey, orderKey: r.partitionKey }, r.subSequenceNumber, r.data, parse));
+        return result.records.map((r) => decodeOne({ ...item, partitionKey: r.partitionKey, orderKey: r.partitionKey }, r.subSequenceNumber, r.data, parse,
+          r.tags?.find((t) => t.key === 'replay_id')?.value));
       }
     } catch (e) {
       if (!(e instanceof KplDecodeError)) throw e;
@@ -91,13 +94,13 @@ export function decodeUnits(item: SourceItem, parse: 'json' | 'bytes', mayBeAggr
   return [decodeOne(item, 0, bytes, parse)];
 }
 
-function decodeOne(item: SourceItem, subSequence: number, bytes: Buffer, parse: 'json' | 'bytes'): DecodedUnit {
+function decodeOne(item: SourceItem, subSequence: number, bytes: Buffer, parse: 'json' | 'bytes', replayId?: string): DecodedUnit {
   const parsed = parseBytes(bytes, parse);
   const failed = parsed instanceof DecodeFailure;
   // An object literal, not a spread: a spread per record costs more than the JSON.parse it wraps.
   return {
     failureId: item.failureId, payload: item.payload, encoding: item.encoding, orderKey: item.orderKey,
     partitionKey: item.partitionKey, index: item.index, subSequence, bytes,
-    value: failed ? undefined : parsed, error: failed ? parsed.reason : undefined,
+    value: failed ? undefined : parsed, error: failed ? parsed.reason : undefined, replayId,
   };
 }

@@ -20,6 +20,7 @@ export function batchMetrics(stats: BatchStats, options: EmfOptions): Record<str
     ['DuplicatesSkipped', stats.duplicates, 'Count'],
     ['DeadLettered', stats.deadLettered, 'Count'],
     ['Redelivered', stats.skipped, 'Count'],
+    ['UnsettledClaims', stats.unsettledClaims ?? 0, 'Count'],
     ['BatchDuration', stats.durationMs, 'Milliseconds'],
   ];
   return {

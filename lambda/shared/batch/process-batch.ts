@@ -27,6 +27,8 @@ export interface RecordContext {
   readonly subSequence: number;
   /** Raw bytes of the user record. */
   readonly bytes: Buffer;
+  /** Set on records a ReplayArchive replay re-put (its `replay_id` KPL tag): the replay's id. */
+  readonly replayId?: string;
 }
 
 export type RecordHandler = (record: unknown, ctx: RecordContext) => unknown;
@@ -75,6 +77,8 @@ export interface BatchStats {
   readonly failed: number;
   readonly skipped: number;
   readonly failuresByReason: Record<string, number>;
+  /** Idempotency keys whose completion or release failed (they stay in progress until their expiry). */
+  readonly unsettledClaims: number;
   readonly durationMs: number;
 }
 
@@ -182,9 +186,9 @@ export async function processBatch(event: unknown, handler: RecordHandler, optio
   }
 
   // 6. Settle claims: completed effects are marked, everything else is released for a retry.
-  if (idem) await settleClaims(all, idem.store);
+  const unsettled = idem ? await settleClaims(all, idem.store) : 0;
 
-  return respond(batch.kind, runs, now() - started);
+  return respond(batch.kind, runs, now() - started, unsettled);
 }
 
 function fail(u: Unit, reason: string): void {
@@ -236,11 +240,11 @@ function runDirect(lane: SourceLane, handler: RecordHandler, parse: 'json' | 'by
   let running: PromiseLike<unknown> | undefined;
 
   /** Runs one user record (the deadline check, then the handler). */
-  const attempt = (value: unknown, partitionKey: string | undefined, subSequence: number, bytes: Buffer): Attempt => {
+  const attempt = (value: unknown, partitionKey: string | undefined, subSequence: number, bytes: Buffer, replayId?: string): Attempt => {
     if (remainingTimeMs !== undefined && remainingTimeMs() < margin) return DEADLINE;
     let r: unknown;
     try {
-      r = handler(value, { lane: id, partitionKey, subSequence, bytes });
+      r = handler(value, replayId === undefined ? { lane: id, partitionKey, subSequence, bytes } : { lane: id, partitionKey, subSequence, bytes, replayId });
     } catch (e) {
       thrown = e;
       return THREW;
@@ -282,7 +286,7 @@ function runDirect(lane: SourceLane, handler: RecordHandler, parse: 'json' | 'by
       const units = decodeUnits(lane.item(k), parse, true) as Unit[];
       for (const u of units) {
         if (u.error !== undefined) return handOff(k, units);
-        const a = attempt(u.value, u.partitionKey, u.subSequence, u.bytes);
+        const a = attempt(u.value, u.partitionKey, u.subSequence, u.bytes, u.replayId);
         settle(u, a);
         if (a !== PROCESSED) return handOff(k, units);
       }
@@ -413,7 +417,7 @@ async function runLane(units: Unit[], handler: RecordHandler, limit: Semaphore, 
       const wait = limit.acquire();
       if (wait) await wait; // no microtask hop when a slot is free
       try {
-        const r = handler(u.value, { lane: lane.id, partitionKey: u.partitionKey, subSequence: u.subSequence, bytes: u.bytes });
+        const r = handler(u.value, { lane: lane.id, partitionKey: u.partitionKey, subSequence: u.subSequence, bytes: u.bytes, replayId: u.replayId });
         if (isThenable(r)) {
           state.async = true;
           await r;
@@ -444,7 +448,13 @@ async function divert(all: Unit[], options: ProcessOptions): Promise<void> {
   }
 }
 
-async function settleClaims(all: Unit[], store: IdempotencyStore): Promise<void> {
+/**
+ * Completes the claims of applied records and releases the others; returns how many keys could not
+ * be settled. A completion that fails leaves an in-progress claim that expires: the record is
+ * reported processed (its effect was applied), but a replay of the same event after the expiry would
+ * apply it again, so the count is a metric (UnsettledClaims) and a warning, never silent.
+ */
+async function settleClaims(all: Unit[], store: IdempotencyStore): Promise<number> {
   const done: string[] = [];
   const undo: string[] = [];
   for (const u of all) {
@@ -452,12 +462,23 @@ async function settleClaims(all: Unit[], store: IdempotencyStore): Promise<void>
     if (u.outcome === 'processed' || u.outcome === 'dead_lettered') done.push(u.claimKey!);
     else undo.push(u.claimKey!);
   }
-  // A completion that fails leaves an in-progress claim that expires; the effect is not re-applied
-  // in this batch because the record is reported as processed.
-  await Promise.all([done.length ? store.complete(done).catch(() => undefined) : undefined, undo.length ? store.release(undo).catch(() => undefined) : undefined]);
+  const settle = async (keys: string[], op: (k: string[]) => Promise<{ failed: string[] }>): Promise<string[]> => {
+    if (keys.length === 0) return [];
+    try {
+      return (await op(keys)).failed;
+    } catch {
+      return keys;
+    }
+  };
+  const [notCompleted, notReleased] = await Promise.all([settle(done, (k) => store.complete(k)), settle(undo, (k) => store.release(k))]);
+  const unsettled = notCompleted.length + notReleased.length;
+  if (unsettled > 0) {
+    console.warn(JSON.stringify({ level: 'WARN', message: 'idempotency claims not settled', notCompleted: notCompleted.length, notReleased: notReleased.length }));
+  }
+  return unsettled;
 }
 
-function respond(kind: SourceKind, runs: LaneRun[], durationMs: number): BatchResult {
+function respond(kind: SourceKind, runs: LaneRun[], durationMs: number, unsettledClaims = 0): BatchResult {
   const failures: BatchItemFailure[] = [];
   const seen = new Set<string>();
   const report = (id: BatchItemFailure['itemIdentifier']) => {
@@ -495,7 +516,7 @@ function respond(kind: SourceKind, runs: LaneRun[], durationMs: number): BatchRe
     batchItemFailures: failures,
     stats: {
       kind, records, userRecords: prefix + all.length, processed: prefix + count('processed'), duplicates: count('duplicate'),
-      deadLettered: count('dead_lettered'), failed: count('failed'), skipped: count('skipped'), failuresByReason, durationMs,
+      deadLettered: count('dead_lettered'), failed: count('failed'), skipped: count('skipped'), failuresByReason, unsettledClaims, durationMs,
     },
     // Built when first read: the response and the stats are what a batch needs.
     get outcomes() {

@@ -1,6 +1,8 @@
 import { processBatch, PoisonRecordError, type DeadLetterEntry } from '../../../lambda/shared/batch/process-batch';
+import { batchMetrics } from '../../../lambda/shared/batch/emf';
 import { UnsupportedEventError } from '../../../lambda/shared/batch/event-sources';
 import { InMemoryIdempotencyStore } from '../../../lambda/shared/idempotency/store';
+import { encodeTaggedRecord } from '../../../lambda/shared/kpl-encode';
 import { b64, kafkaEvent, kinesisEvent, kplAggregate, sqsEvent } from './fixtures';
 
 type Doc = { id: string; fail?: boolean; poison?: boolean };
@@ -195,6 +197,26 @@ describe('idempotency', () => {
     expect(applied.sort()).toEqual(['a', 'b', 'c']);
   });
 
+  test('claims that cannot be completed or released are counted and logged, never silent', async () => {
+    const store = new InMemoryIdempotencyStore({ owner: 'inv-1', ttlSeconds: 3600 });
+    const failing = Object.assign(Object.create(store), {
+      complete: async (keys: readonly string[]) => ({ failed: keys.slice(0, 1) }),
+      release: async () => {
+        throw new Error('throttled');
+      },
+    });
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const handler = (r: unknown) => {
+      if ((r as Doc).id === 'c') throw new Error('boom');
+    };
+    const res = await processBatch(kinesisEvent(['a', 'b', 'c'].map((id) => ({ data: doc(id), partitionKey: id }))), handler, { idempotency: { store: failing, keyOf } });
+    // a and b applied (one completion fails), c failed (its release throws).
+    expect(res.stats).toMatchObject({ processed: 2, failed: 1, unsettledClaims: 2 });
+    expect(warn).toHaveBeenCalledWith(expect.stringContaining('"notCompleted":1,"notReleased":1'));
+    warn.mockRestore();
+    expect(batchMetrics(res.stats, { namespace: 'N', dimensions: { FunctionName: 'f' } })).toMatchObject({ UnsettledClaims: 2 });
+  });
+
   test('a key held by a live invocation fails the record so it is retried later', async () => {
     const store = new InMemoryIdempotencyStore({ owner: 'inv-1', ttlSeconds: 3600 });
     await store.claim([{ key: 'a' }], { inProgressExpiryMs: 60_000 });
@@ -230,4 +252,22 @@ describe('idempotency', () => {
 
 test('an unrecognized event fails the whole batch so bisect and retry apply', async () => {
   await expect(processBatch({ foo: 1 }, () => undefined)).rejects.toBeInstanceOf(UnsupportedEventError);
+});
+
+describe('replayed records', () => {
+  test('a record a ReplayArchive replay re-put (KPL-wrapped with a replay_id tag) reaches the handler as its exact payload, with ctx.replayId', async () => {
+    const payload = Buffer.from(JSON.stringify({ id: 'r1' }));
+    const wrapped = encodeTaggedRecord(payload, 'user-1', [{ key: 'replay_id', value: 'fix-2026-11-20' }]);
+    const seen: { value: unknown; replayId?: string; bytes: Buffer }[] = [];
+    for (const options of [{}, { idempotency: { store: new InMemoryIdempotencyStore({ owner: 'inv', ttlSeconds: 60 }), keyOf: (r: unknown) => (r as Doc).id } }]) {
+      seen.length = 0;
+      const res = await processBatch(kinesisEvent([{ data: doc('plain') }, { data: wrapped.toString('base64'), partitionKey: 'user-1' }]), (value, ctx) => {
+        seen.push({ value, replayId: ctx.replayId, bytes: ctx.bytes });
+      }, options);
+      expect(res.batchItemFailures).toEqual([]);
+      expect(seen.map((s) => s.replayId)).toEqual([undefined, 'fix-2026-11-20']);
+      expect(seen[1].value).toEqual({ id: 'r1' });
+      expect(seen[1].bytes.equals(payload)).toBe(true);
+    }
+  });
 });

@@ -1,0 +1,134 @@
+/**
+ * The archive's record format and layout, shared by the archive processor
+ * (which writes it), the replay workers (which read it) and the Glue table
+ * (lib/core/archive-table.ts, whose columns are these field names).
+ *
+ * One archived record is one JSON line, terminated by '\n':
+ *
+ *   {"partition_key":"user-42","sequence_number":"4959…","sub_sequence_number":0,
+ *    "approximate_arrival_timestamp":1732233600123,"shard_id":"shardId-000000000001",
+ *    "data":"eyJldmVudF9pZCI6…"}
+ *
+ * `data` is the exact payload, base64: bytes come back byte for byte whatever
+ * they are (not JSON, binary, containing newlines). Firehose de-aggregates KPL
+ * records before the processor sees them, so a line is one user record and
+ * `sub_sequence_number` is its index in the producer's aggregate (0 otherwise).
+ *
+ * Layout, all by ARRIVAL time (UTC), which is what a replay window selects on:
+ *
+ *   <prefix>dt=YYYY-MM-DD/hour=HH/bucket=NN/<Firehose object name>.gz
+ *
+ * `bucket` is a hash of the partition key into `buckets` lanes. Every record
+ * of a partition key lands in the same lane, so a replay can run one worker
+ * per lane, in time order, and per-key order holds while lanes run in parallel.
+ */
+import { createHash } from 'node:crypto';
+
+/** One archived record. */
+export interface ArchivedRecord {
+  readonly partition_key: string;
+  readonly sequence_number: string;
+  readonly sub_sequence_number: number;
+  /** Approximate arrival in the source stream, epoch milliseconds. */
+  readonly approximate_arrival_timestamp: number;
+  readonly shard_id: string;
+  /** The payload, base64. */
+  readonly data: string;
+}
+
+/** Lanes per hour by default: 16 keeps hour × bucket partitions far below Firehose's 500 active partitions. */
+export const DEFAULT_ARCHIVE_BUCKETS = 16;
+/** Most lanes: 100 buckets, two digits. */
+export const MAX_ARCHIVE_BUCKETS = 100;
+
+/**
+ * The lane of a partition key: the first 4 bytes of MD5(key) (the hash Kinesis
+ * routes on), big-endian, modulo `buckets`.
+ */
+export function bucketOf(partitionKey: string, buckets: number = DEFAULT_ARCHIVE_BUCKETS): number {
+  const md5 = createHash('md5').update(partitionKey, 'utf8').digest();
+  return md5.readUInt32BE(0) % buckets;
+}
+
+/** Two-digit lane label, e.g. `07`. */
+export function bucketLabel(bucket: number): string {
+  return bucket.toString().padStart(2, '0');
+}
+
+/** The arrival partition of an epoch-millisecond timestamp: `{ dt: 'YYYY-MM-DD', hour: 'HH' }` in UTC. */
+export function arrivalPartition(epochMs: number): { dt: string; hour: string } {
+  const iso = new Date(epochMs).toISOString();
+  return { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
+}
+
+/** The line for one record, newline included. Field order is fixed, so equal records give equal bytes. */
+export function encodeArchiveLine(record: ArchivedRecord): string {
+  return `${JSON.stringify({
+    partition_key: record.partition_key,
+    sequence_number: record.sequence_number,
+    sub_sequence_number: record.sub_sequence_number,
+    approximate_arrival_timestamp: record.approximate_arrival_timestamp,
+    shard_id: record.shard_id,
+    data: record.data,
+  })}\n`;
+}
+
+/** Why a line is not an archived record. */
+export class ArchiveLineError extends Error {}
+
+/** Parses one line (without its newline). Throws ArchiveLineError naming what is wrong. */
+export function decodeArchiveLine(line: string): ArchivedRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ArchiveLineError('not JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ArchiveLineError('not a JSON object');
+  const r = value as Record<string, unknown>;
+  const str = (k: string): string => {
+    if (typeof r[k] !== 'string' || r[k] === '') throw new ArchiveLineError(`${k} must be a non-empty string`);
+    return r[k] as string;
+  };
+  const num = (k: string): number => {
+    if (typeof r[k] !== 'number' || !Number.isSafeInteger(r[k])) throw new ArchiveLineError(`${k} must be an integer`);
+    return r[k] as number;
+  };
+  const data = r.data;
+  if (typeof data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) throw new ArchiveLineError('data must be base64');
+  return {
+    partition_key: str('partition_key'),
+    sequence_number: str('sequence_number'),
+    sub_sequence_number: num('sub_sequence_number'),
+    approximate_arrival_timestamp: num('approximate_arrival_timestamp'),
+    shard_id: str('shard_id'),
+    data,
+  };
+}
+
+/**
+ * Splits an object's text into records, in file order. An empty trailing line
+ * is the last record's terminator; any other bad line throws with its 1-based number.
+ */
+export function decodeArchiveObject(text: string): ArchivedRecord[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines.map((line, i) => {
+    try {
+      return decodeArchiveLine(line);
+    } catch (e) {
+      throw new ArchiveLineError(`line ${i + 1}: ${(e as Error).message}`);
+    }
+  });
+}
+
+/** The hour prefixes `dt=…/hour=…/` covering [fromMs, toMs), oldest first. */
+export function hourPrefixes(fromMs: number, toMs: number): string[] {
+  const out: string[] = [];
+  const hour = 3_600_000;
+  for (let t = Math.floor(fromMs / hour) * hour; t < toMs; t += hour) {
+    const { dt, hour: hh } = arrivalPartition(t);
+    out.push(`dt=${dt}/hour=${hh}/`);
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+import { Stack } from 'aws-cdk-lib';
+import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardUnder } from './acknowledge';
+
+/** What a Firehose delivery stream (Kinesis source, S3 destination) writes to and invokes. */
+export interface FirehoseFindingsScope {
+  /** Buckets the destination role writes (data and backup). */
+  readonly buckets: s3.IBucket[];
+  /** The processor function, if any. */
+  readonly processor?: lambda.IFunction;
+  /** Extra findings on the destination role, e.g. the Glue schema read of a Parquet conversion. */
+  readonly extra?: { [id: string]: string };
+}
+
+/**
+ * Acknowledges what the Firehose L2 grants its own roles (Kinesis source, S3
+ * destination), each finding on its exact role, and its unused CIDR mapping
+ * on the stack. Shared by every delivery stream the library builds.
+ */
+export function acknowledgeFirehoseFindings(scope: Construct, delivery: firehose.DeliveryStream, what: FirehoseFindingsScope): void {
+  acknowledge(delivery, {
+    'AwsSolutions-KDF1': 'Firehose does not allow server-side encryption on a delivery stream whose source is a Kinesis data stream (CDK rejects it). Records are encrypted at rest by the source stream\'s KMS key and written to S3 with SSE-KMS under the pipeline key.',
+  });
+  const sourceRole = delivery.node.tryFindChild('Service Role');
+  if (sourceRole) acknowledge(sourceRole, inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY));
+  const role = delivery.node.tryFindChild('S3 Destination Role');
+  if (role) {
+    const grant = 'Added by the Firehose L2\'s read-write grant on the pipeline\'s own bucket only; Firehose needs bucket location, listing, object reads and multipart abort to write and resume multipart uploads, and the grant cannot be narrowed without forking the L2.';
+    const findings: { [id: string]: string } = {
+      ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
+      'AwsSolutions-IAM5[Action::s3:GetObject*]': grant,
+      'AwsSolutions-IAM5[Action::s3:GetBucket*]': grant,
+      'AwsSolutions-IAM5[Action::s3:List*]': grant,
+      'AwsSolutions-IAM5[Action::s3:Abort*]': grant,
+      'AwsSolutions-IAM5[Action::s3:DeleteObject*]': `${grant} The buckets are versioned, so a delete only adds a recoverable delete marker.`,
+      'AwsSolutions-IAM5[Action::kms:ReEncrypt*]': 'Firehose writes objects with SSE-KMS under the pipeline key; the KMS actions are scoped to that one key ARN.',
+      'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]': 'Firehose writes objects with SSE-KMS under the pipeline key; the KMS actions are scoped to that one key ARN.',
+      ...what.extra,
+    };
+    const objects = 'Firehose writes objects under partitions known only per record; the wildcard covers objects of this one bucket.';
+    const wildcards: [string | undefined, string, string][] = [
+      ...what.buckets.map((b): [string, string, string] => [b.bucketArn, '/*', objects]),
+      [what.processor?.functionArn, ':*', 'lambda:InvokeFunction on the processor function and its versions only.'],
+    ];
+    for (const [arn, suffix, reason] of wildcards) {
+      const id = arn ? wildcardUnder(scope, arn, suffix) : undefined;
+      if (id) findings[id] = reason;
+    }
+    acknowledge(role, findings);
+  }
+  // The L2 renders an env-agnostic CIDR mapping for VPC destinations even for S3; the finding is reported on the stack.
+  acknowledge(Stack.of(scope), {
+    'CloudFormation-Validate::W7001': 'The Firehose L2 always renders its region→CIDR mapping (awscdkawskinesisfirehoseCidrBlocks) for VPC destinations; an S3 destination never references it. The unused mapping is inert.',
+  });
+}

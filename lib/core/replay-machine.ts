@@ -1,0 +1,215 @@
+import { Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardResourceFindings, wildcardUnder } from './acknowledge';
+import { propError } from './errors';
+import { SecureBucket } from './secure-bucket';
+import { BundledFunction } from '../handlers/bundled-function';
+
+/** How replayed records are marked as replays. */
+export enum ReplayTagging {
+  /**
+   * Each record goes out as a one-record KPL aggregate whose record carries the tag
+   * `replay_id=<id>`; partition key and payload bytes are unchanged for every consumer that
+   * de-aggregates (KCL, Firehose, this library's runtime, which exposes the tag).
+   */
+  KPL_TAG = 'kpl-tag',
+  /** Records go out exactly as archived, untagged: for consumers that cannot de-aggregate KPL. */
+  NONE = 'none',
+}
+
+/** Write capacity of a target stream, for on-demand streams whose capacity is not a shard count. */
+export interface WriteCapacity {
+  readonly recordsPerSecond: number;
+  readonly bytesPerSecond: number;
+}
+
+/** Properties of a {@link ReplayMachine}. */
+export interface ReplayMachineProps {
+  /** The archive bucket. */
+  readonly archiveBucket: s3.IBucket;
+  /** The archive prefix. */
+  readonly archivePrefix: string;
+  /** The archive's lanes. */
+  readonly lanes: number;
+  /** Streams a replay may write to; the first is the default target. */
+  readonly targets: kinesis.IStream[];
+  /** Key for the state bucket, log groups and function environments. */
+  readonly encryptionKey: kms.IKey;
+  /** Bucket for the state bucket's access logs. */
+  readonly accessLogs: s3.IBucket;
+  /** Share of the target's write capacity a replay may use, (0, 1]. @default 0.5 */
+  readonly writeShare?: number;
+  /** Capacity assumed for an on-demand target. @default 4,000 records/s and 4 MiB/s (a new on-demand stream's write capacity) */
+  readonly onDemandWriteCapacity?: WriteCapacity;
+  /** How replayed records are marked. @default ReplayTagging.KPL_TAG */
+  readonly tagging?: ReplayTagging;
+  /** Log retention. @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Namespace of the replay workers' EMF progress metrics. */
+export const REPLAY_METRICS_NAMESPACE = 'StreamingPipelines/Replay';
+
+/**
+ * The replay state machine: a planner validates `[from, to)`, the target and
+ * the filters and splits the work by archive lane; a Distributed Map runs one
+ * lane per iteration, each a loop of worker invocations (resumable through
+ * per-object markers in the state bucket) until the lane is done; a summary
+ * adds up the progress into the execution output.
+ */
+export class ReplayMachine extends Construct {
+  /** The state machine. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** The bucket holding per-replay markers and checkpoints. */
+  public readonly stateBucket: s3.IBucket;
+  /** The planner function. */
+  public readonly planner: lambda.IFunction;
+  /** The worker function. */
+  public readonly worker: lambda.IFunction;
+  /** Value of the workers' `ReplayStateMachine` metric dimension. */
+  public readonly metricsDimension: string;
+
+  constructor(scope: Construct, id: string, props: ReplayMachineProps) {
+    super(scope, id);
+    const share = props.writeShare ?? 0.5;
+    if (!(share > 0 && share <= 1)) throw propError(this, 'writeShare', `(${share}) must be in (0, 1]: the share of the target's write capacity a replay may use`);
+    if (props.targets.length === 0) throw propError(this, 'replayTargets', 'must list at least one stream');
+    const onDemand = props.onDemandWriteCapacity ?? { recordsPerSecond: 4000, bytesPerSecond: 4 * 1024 * 1024 };
+    if (!(onDemand.recordsPerSecond > 0) || !(onDemand.bytesPerSecond > 0)) throw propError(this, 'onDemandWriteCapacity', 'must give positive recordsPerSecond and bytesPerSecond');
+
+    this.stateBucket = new SecureBucket(this, 'State', {
+      encryptionKey: props.encryptionKey,
+      accessLogs: props.accessLogs,
+      accessLogsPrefix: 'replay-state/',
+      // Markers only matter while a replay may be resumed. Retained like every data bucket: a versioned
+      // bucket with objects cannot be deleted by CloudFormation anyway.
+      lifecycle: { expireAfter: Duration.days(180) },
+      removalPolicy: RemovalPolicy.RETAIN,
+    }).bucket;
+    const statePrefix = 'replays/';
+    this.metricsDimension = Names.uniqueResourceName(this, { maxLength: 64 });
+
+    const planner = new BundledFunction(this, 'Planner', {
+      handler: 'replay-planner',
+      encryptionKey: props.encryptionKey,
+      timeout: Duration.minutes(1),
+      logRetention: props.logRetention,
+      environment: {
+        ARCHIVE_BUCKET: props.archiveBucket.bucketName,
+        ARCHIVE_PREFIX: props.archivePrefix,
+        LANES: String(props.lanes),
+        TARGET_STREAMS: JSON.stringify(props.targets.map((t) => t.streamArn)),
+        WRITE_SHARE: String(share),
+        ON_DEMAND_RECORDS_PER_SECOND: String(onDemand.recordsPerSecond),
+        ON_DEMAND_BYTES_PER_SECOND: String(onDemand.bytesPerSecond),
+        STATE_BUCKET: this.stateBucket.bucketName,
+        STATE_PREFIX: statePrefix,
+        TAGGING: props.tagging ?? ReplayTagging.KPL_TAG,
+      },
+      synchronousInvoker: 'The replay state machine invokes this function synchronously and fails the execution on its errors.',
+    }).function;
+    planner.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.archiveBucket.bucketArn] }));
+    for (const t of props.targets) t.grant(planner, 'kinesis:DescribeStreamSummary');
+
+    const worker = new BundledFunction(this, 'Worker', {
+      handler: 'replay-worker',
+      encryptionKey: props.encryptionKey,
+      timeout: Duration.minutes(15),
+      memorySize: 1024,
+      logRetention: props.logRetention,
+      environment: { STATE_BUCKET: this.stateBucket.bucketName, STATE_PREFIX: statePrefix, REPLAY_STATE_MACHINE_NAME: this.metricsDimension },
+      synchronousInvoker: 'The replay state machine invokes this function synchronously, retries it and fails the lane on its errors.',
+    }).function;
+    worker.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.archiveBucket.bucketArn, this.stateBucket.bucketArn] }));
+    worker.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.archiveBucket.arnForObjects(`${props.archivePrefix}*`)] }));
+    worker.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.stateBucket.arnForObjects(`${statePrefix}*`)] }));
+    if (props.archiveBucket.encryptionKey && props.archiveBucket.encryptionKey !== props.encryptionKey) props.archiveBucket.encryptionKey.grant(worker, 'kms:Decrypt');
+    props.encryptionKey.grant(worker, 'kms:Decrypt', 'kms:GenerateDataKey');
+    for (const t of props.targets) {
+      t.grant(worker, 'kinesis:PutRecords');
+      t.encryptionKey?.grant(worker, 'kms:GenerateDataKey');
+    }
+    this.planner = planner;
+    this.worker = worker;
+    const wildcardReason = {
+      [wildcardUnder(this, props.archiveBucket.bucketArn, `/${props.archivePrefix}*`) ?? '']: 'The worker reads archive objects whose names Firehose generates under the archive prefix.',
+      [wildcardUnder(this, this.stateBucket.bucketArn, `/${statePrefix}*`) ?? '']: 'The worker reads and writes its own per-replay markers and checkpoints under the state prefix.',
+    };
+    delete wildcardReason[''];
+    acknowledge(worker.role!, wildcardReason);
+
+    // ---- the definition
+    const plan = new tasks.LambdaInvoke(this, 'Plan', {
+      lambdaFunction: planner,
+      payload: sfn.TaskInput.fromObject({ action: 'plan', request: sfn.JsonPath.executionInput, executionName: sfn.JsonPath.executionName }),
+      payloadResponseOnly: true,
+      comment: 'Validate [from, to), the target and the filters against the archive; one work item per lane',
+    });
+    const replayLane = new tasks.LambdaInvoke(this, 'ReplayLane', {
+      lambdaFunction: worker,
+      payloadResponseOnly: true,
+      comment: 'Replay the lane\'s objects in time order until done or out of time; resumes from its markers',
+      retryOnServiceExceptions: true,
+    });
+    // Many lanes start at once; Lambda's concurrency limit answers with TooManyRequests, which is worth waiting out.
+    replayLane.addRetry({ errors: ['Lambda.TooManyRequestsException'], interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 8, jitterStrategy: sfn.JitterType.FULL });
+    // Records that exhausted their PutRecords attempts (sustained throttling): the lane resumes from its
+    // checkpoint, so waiting and invoking again is safe. After these, the execution fails and says so.
+    replayLane.addRetry({ errors: ['ReplayWorkerError'], interval: Duration.seconds(30), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+    const laneDone = new sfn.Choice(this, 'LaneDone?')
+      .when(sfn.Condition.booleanEquals('$.done', true), new sfn.Succeed(this, 'LaneReplayed'))
+      .otherwise(replayLane);
+    const lanes = new sfn.DistributedMap(this, 'Lanes', {
+      itemsPath: '$.lanes',
+      maxConcurrency: props.lanes,
+      resultPath: '$.laneResults',
+      toleratedFailurePercentage: 0,
+      comment: 'One iteration per lane: lanes run in parallel, each in time order, so per-key order holds',
+    });
+    lanes.itemProcessor(replayLane.next(laneDone));
+    const summarize = new tasks.LambdaInvoke(this, 'Summarize', {
+      lambdaFunction: planner,
+      payload: sfn.TaskInput.fromObject({ action: 'summarize', lanes: sfn.JsonPath.objectAt('$.laneResults') }),
+      payloadResponseOnly: true,
+      resultPath: '$.progress',
+    });
+    const output = new sfn.Pass(this, 'Output', {
+      parameters: {
+        'replayId.$': '$.replayId', 'from.$': '$.from', 'to.$': '$.to', 'targetStream.$': '$.targetStream',
+        'replayRate.$': '$.replayRate', 'progress.$': '$.progress',
+      },
+    });
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey: props.encryptionKey,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'Resource', {
+      definitionBody: sfn.DefinitionBody.fromChainable(plan.next(lanes).next(summarize).next(output)),
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      tracingEnabled: true,
+      comment: 'Replays [from, to) of the archive into a stream; start with {"from","to"} and reuse replayId to resume',
+    });
+    const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy') as iam.Policy | undefined;
+    if (mapPolicy) {
+      acknowledge(mapPolicy, {
+        ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
+        ...wildcardResourceFindings(mapPolicy, mapPolicy.document, 'A Distributed Map starts and manages child executions of this one state machine, whose names Step Functions generates; the wildcard covers only those executions.'),
+      });
+    }
+    acknowledge(this.stateMachine.role, {
+      ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
+      'AwsSolutions-IAM5[Resource::*]': 'CloudWatch Logs delivery (logs:CreateLogDelivery and related) and X-Ray tracing do not support resource-level permissions.',
+      ...Object.fromEntries([planner, worker].map((fn) => [wildcardUnder(this, fn.functionArn, ':*'), 'lambda:InvokeFunction on this replay\'s own function and its versions only.']).filter(([k]) => k !== undefined)),
+    });
+  }
+}
