@@ -71,6 +71,13 @@ const HANDLER_ENV: Record<string, string> = {
   PARTITION_FIELDS: JSON.stringify({ p_region: 'region', p_tenant: 'tenant' }),
   FLATTEN_FIELDS: JSON.stringify({ user_id: 'user.id' }),
   STREAM_ARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/bench-events',
+  // replay-planner and replay-worker
+  ARCHIVE_BUCKET: 'bench-archive',
+  ARCHIVE_PREFIX: 'archive/',
+  STATE_BUCKET: 'bench-state',
+  STATE_PREFIX: 'replays/',
+  TARGET_STREAMS: JSON.stringify(['arn:aws:kinesis:eu-west-1:123456789012:stream/bench-events']),
+  REPLAY_STATE_MACHINE_NAME: 'bench-replay',
 };
 
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
@@ -399,7 +406,7 @@ function benchRawFloor(bench: Bench): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Bundles.
 
-function benchBundles(bench: Bench): void {
+export function benchBundles(bench: Bench): void {
   const assets = join(ROOT, 'assets', 'lambda');
   const handlers = (): string[] => (existsSync(assets)
     ? readdirSync(assets, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(assets, d.name, 'index.js'))).map((d) => d.name).sort()
@@ -445,7 +452,7 @@ function benchBundles(bench: Bench): void {
       `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));`;
     const measure = (file: string): number => {
       const r = spawnSync(process.execPath, ['-e', child(file)], { env: childEnv, encoding: 'utf8', timeout: 10_000 });
-      if (r.status !== 0) throw new Error(`require() failed (status ${r.status}): ${r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr.slice(0, 300)}`);
+      if (r.status !== 0) throw new Error(`require() failed (status ${r.status}): ${(r.stderr.split('\n').find((l) => /^\w*Error\b/.test(l)) ?? r.stderr).slice(0, 300)}`);
       return Number(r.stdout);
     };
     for (const [handler, file] of entries) {
