@@ -10,6 +10,7 @@
  *     "partitionKeys"?: ["user-1"], // only these keys
  *     "payloadFilter"?: { "field": "type", "values": ["order"] } }
  */
+import type { ReplayFilter, ReplayInput } from '../replay-worker/core';
 import { hourPrefixes } from '../shared/archive-format';
 
 export interface PlannerConfig {
@@ -45,20 +46,8 @@ export interface PlannerIo {
   describeStream(streamArn: string): Promise<StreamDescription | undefined>;
 }
 
-export interface LaneWork {
-  readonly replayId: string;
-  readonly archiveBucket: string;
-  readonly archivePrefix: string;
-  readonly lane: string;
-  readonly fromMs: number;
-  readonly toMs: number;
-  readonly targetStream: string;
-  readonly filter?: { partitionKeys?: string[]; payload?: { field: string; values: (string | number | boolean)[] } };
-  readonly rate: Capacity;
-  readonly tagging: 'kpl-tag' | 'none';
-  readonly stateBucket: string;
-  readonly statePrefix: string;
-}
+/** A lane's work item: exactly the replay worker's input (without a cursor yet). */
+export type LaneWork = Omit<ReplayInput, 'cursor'>;
 
 export interface Plan {
   readonly replayId: string;
@@ -151,7 +140,7 @@ export async function plan(request: unknown, executionName: string, io: PlannerI
   if (typeof targetStream !== 'string' || !config.targetStreams.includes(targetStream)) {
     throw new ReplayRequestError(`targetStream ${JSON.stringify(targetStream)} is not a configured replay target; allowed: ${config.targetStreams.join(', ')}`);
   }
-  let filter: LaneWork['filter'];
+  let filter: ReplayFilter | undefined;
   if (r.partitionKeys !== undefined) {
     if (!Array.isArray(r.partitionKeys) || r.partitionKeys.length === 0 || r.partitionKeys.some((k) => typeof k !== 'string' || k === '')) {
       throw new ReplayRequestError('partitionKeys must be a non-empty array of non-empty strings');

@@ -23,9 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { type AttributeValue, type DynamoDBClient, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
-  CreateStreamCommand,
   DeleteStreamCommand,
-  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
@@ -37,7 +35,7 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { payloadHash } from '../../lambda/shared/idempotency/payload-hash';
 import { batchHandler, type DeadLetterEntry, type RecordContext } from '../../lambda/shared/runtime';
 import { DynaliteTransactions } from '../support/dynalite-transactions';
-import { createHashKeyTable, dynamoClient, kinesisClient, localAwsEndpoints, REGION } from './local-aws';
+import { createHashKeyTable, createKinesaliteStream, dynamoClient, kinesisClient, localAwsEndpoints, REGION } from './local-aws';
 
 const FUNCTION_NAME = 'e2e-consumer';
 const ROLE_ARN = 'arn:aws:iam::000000000000:role/e2e-consumer';
@@ -158,26 +156,6 @@ interface StreamRecord {
 /** Records per shard, each shard in sequence order. */
 type Shards = Map<string, StreamRecord[]>;
 
-async function createStream(shards: number): Promise<{ name: string; arn: string }> {
-  const name = `e2e-${randomUUID().slice(0, 8)}`;
-  // Other test files may hold some of kinesalite's 10 shards for a moment.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-      break;
-    } catch (e) {
-      if ((e as Error).name !== 'LimitExceededException' || attempt >= 50) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  streams.push(name);
-  for (let i = 0; ; i++) {
-    const summary = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
-    if (summary?.StreamStatus === 'ACTIVE') return { name, arn: summary.StreamARN as string };
-    if (i > 100) throw new Error(`stream ${name} never became ACTIVE`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** One PutRecords call; returns where each entry landed. */
 async function put(name: string, entries: Entry[]): Promise<{ shardId: string; sequenceNumber: string }[]> {
@@ -380,7 +358,7 @@ interface Setup {
 
 async function setup(): Promise<Setup> {
   const data = await dataset();
-  const stream = await createStream(2);
+  const stream = await createKinesaliteStream(kinesis, 'e2e', 2, streams);
   const landed = await put(stream.name, data.entries);
   const shards = await read(stream.name);
 

@@ -6,13 +6,14 @@
  * and client is checked to be loopback: these tests must never reach AWS or
  * any other host.
  */
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -173,4 +174,29 @@ export async function createHashKeyTable(ddb: DynamoDBClient, TableName: string,
     await new Promise((r) => setTimeout(r, 20));
   }
   return TableName;
+}
+
+/**
+ * Creates a kinesalite stream named `<prefix>-<random>` and waits until it is ACTIVE. kinesalite allows
+ * 10 shards per account and the whole jest run shares it, so a LimitExceededException is waited out
+ * (other files delete their streams when done); `created` collects the name for the caller's cleanup.
+ */
+export async function createKinesaliteStream(kinesis: KinesisClient, prefix: string, shards: number, created: string[]): Promise<{ name: string; arn: string }> {
+  const name = `${prefix}-${randomUUID().slice(0, 8)}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+      break;
+    } catch (e) {
+      if ((e as Error).name !== 'LimitExceededException' || attempt >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  created.push(name);
+  for (let i = 0; ; i++) {
+    const summary = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
+    if (summary?.StreamStatus === 'ACTIVE') return { name, arn: summary.StreamARN as string };
+    if (i > 100) throw new Error(`stream ${name} never became ACTIVE`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

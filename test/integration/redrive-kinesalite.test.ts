@@ -12,9 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  CreateStreamCommand,
   DeleteStreamCommand,
-  DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
   ListShardsCommand,
@@ -24,7 +22,7 @@ import {
 import { CreateBucketCommand, GetObjectTaggingCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { RedriveConfig, RedriveIo } from '../../lambda/redrive/core';
 import { packPutRecords, putAllRecords, type PutRecordsEntry, type PutRecordsInput, type PutRecordsSend } from '../../lambda/shared/put-records-packer';
-import { kinesisClient, localAwsEndpoints, s3Client } from './local-aws';
+import { createKinesaliteStream, kinesisClient, localAwsEndpoints, s3Client } from './local-aws';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -71,26 +69,6 @@ afterEach(async () => {
 
 // ---------------------------------------------------------------- helpers
 
-async function createStream(prefix: string, shards: number): Promise<{ name: string; arn: string }> {
-  const name = `${prefix}-${randomUUID().slice(0, 8)}`;
-  // Other test files may hold some of kinesalite's 10 shards for a moment.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-      break;
-    } catch (e) {
-      if ((e as Error).name !== 'LimitExceededException' || attempt >= 50) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  created.push(name);
-  for (let i = 0; ; i++) {
-    const summary = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
-    if (summary?.StreamStatus === 'ACTIVE') return { name, arn: summary.StreamARN as string };
-    if (i > 100) throw new Error(`stream ${name} never became ACTIVE`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 interface ReadRecord {
   readonly shardId: string;
@@ -196,7 +174,7 @@ const KEYS = ['tenant-a', 'tenant-b', 'région-é', '租户-c', '😀-d'];
 
 describe('redrive against s3rver + kinesalite', () => {
   test('an S3 on-failure object with payload: every record arrives once, with its partition key, in per-key order', async () => {
-    const stream = await createStream('redrive-payload', 2);
+    const stream = await createKinesaliteStream(kinesis, 'redrive-payload', 2, created);
     const records: SourceRecord[] = Array.from({ length: 60 }, (_, i) => ({
       partitionKey: KEYS[i % KEYS.length],
       data: json({ event_id: randomUUID(), n: i, pad: 'x'.repeat((i * 977) % 4000) }),
@@ -228,7 +206,7 @@ describe('redrive against s3rver + kinesalite', () => {
   });
 
   test('a metadata-only record: reads start..end back from the shard (AT_SEQUENCE_NUMBER) and re-puts exactly that range', async () => {
-    const stream = await createStream('redrive-readback', 1);
+    const stream = await createKinesaliteStream(kinesis, 'redrive-readback', 1, created);
     const original = Array.from({ length: 20 }, (_, i) => ({ partitionKey: KEYS[i % 3], data: json({ event_id: `e${i}`, n: i }) }));
     const put = await kinesis.send(new PutRecordsCommand({ StreamName: stream.name, Records: original.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey })) }));
     expect(put.FailedRecordCount).toBe(0);
@@ -250,7 +228,7 @@ describe('redrive against s3rver + kinesalite', () => {
   });
 
   test('an on-failure record from another stream is refused and the object stays untagged', async () => {
-    const stream = await createStream('redrive-mismatch', 1);
+    const stream = await createKinesaliteStream(kinesis, 'redrive-mismatch', 1, created);
     const key = failureKey('shardId-000000000000');
     const records = [{ partitionKey: 'k', data: json({ n: 1 }), sequenceNumber: '1' }];
     await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: onFailureObject('arn:aws:kinesis:us-east-1:000000000000:stream/other', 'shardId-000000000000', records, true) }));
@@ -265,7 +243,7 @@ describe('redrive against s3rver + kinesalite', () => {
 
 describe('putAllRecords against kinesalite', () => {
   test('1,200 records of mixed sizes: ≥3 calls, each ≤500 records and ≤5 MiB, every record arrives once', async () => {
-    const stream = await createStream('put-all', 2);
+    const stream = await createKinesaliteStream(kinesis, 'put-all', 2, created);
     const entries: PutRecordsEntry[] = Array.from({ length: 1200 }, (_, i) => ({
       partitionKey: `${KEYS[i % KEYS.length]}-${i}`,
       // 40 records of 120–200 KiB first (~6 MiB: bytes close the first call), then 1,160 under 2 KiB (count closes the rest).
@@ -289,7 +267,7 @@ describe('putAllRecords against kinesalite', () => {
   });
 
   test('ordered: records sharing partition keys land in per-key order, across 2 shards and 4 concurrent calls', async () => {
-    const stream = await createStream('put-ordered', 2);
+    const stream = await createKinesaliteStream(kinesis, 'put-ordered', 2, created);
     const entries: PutRecordsEntry[] = Array.from({ length: 300 }, (_, i) => ({ partitionKey: KEYS[(i * 3 + (i >> 4)) % KEYS.length], data: json({ n: i }) }));
     const calls: PutRecordsInput[] = [];
     const result = await putAllRecords(checkedSend(calls), stream.name, entries, { concurrency: 4 });
@@ -304,7 +282,7 @@ describe('putAllRecords against kinesalite', () => {
   });
 
   test('kinesalite enforces 500 records per call but neither 5 MiB per call nor data + key per record: those checks are ours', async () => {
-    const stream = await createStream('limits', 1);
+    const stream = await createKinesaliteStream(kinesis, 'limits', 1, created);
     const send = (Records: PutRecordsInput['Records']) => kinesis.send(new PutRecordsCommand({ StreamName: stream.name, Records }));
 
     await expect(send(Array.from({ length: 501 }, (_, i) => ({ Data: Buffer.from([i % 256]), PartitionKey: `k${i}` })))).rejects.toThrow(/less than or equal to 500/);

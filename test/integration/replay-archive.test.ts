@@ -50,7 +50,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
-  CreateStreamCommand,
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
@@ -76,7 +75,7 @@ import { deaggregate } from '../../lambda/shared/kpl';
 import { parseConfig as parsePlannerConfig, plan, ReplayRequestError, summarize, type Plan, type PlannerConfig, type PlannerIo } from '../../lambda/replay-planner/core';
 import { doneMarkerKey, parseWorkerConfig, progressKey, type ReplayIo, type ReplayOptions } from '../../lambda/replay-worker/core';
 import type { PutRecordsInput, PutRecordsOutput, PutRecordsSend } from '../../lambda/shared/put-records-packer';
-import { kinesisClient, localAwsEndpoints, s3Client } from './local-aws';
+import { createKinesaliteStream, kinesisClient, localAwsEndpoints, s3Client } from './local-aws';
 import {
   arrivalTimeline,
   firehoseFlushes,
@@ -177,26 +176,7 @@ interface Stream {
   readonly arn: string;
 }
 
-async function createStream(prefix: string, shards: number): Promise<Stream> {
-  const name = `${prefix}-${randomUUID().slice(0, 8)}`;
-  // Other test files may hold some of kinesalite's 10 shards for a moment.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
-      break;
-    } catch (e) {
-      if ((e as Error).name !== 'LimitExceededException' || attempt >= 100) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  streams.push(name);
-  for (let i = 0; ; i++) {
-    const summary = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
-    if (summary?.StreamStatus === 'ACTIVE') return { name, arn: summary.StreamARN as string };
-    if (i > 100) throw new Error(`stream ${name} never became ACTIVE`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const createStream = (prefix: string, shards: number): Promise<Stream> => createKinesaliteStream(kinesis, prefix, shards, streams);
 
 async function deleteStreams(): Promise<void> {
   for (const name of streams.splice(0)) await kinesis.send(new DeleteStreamCommand({ StreamName: name }));
