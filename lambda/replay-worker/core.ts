@@ -43,10 +43,15 @@
  *   meant something else.
  * - A segment is at most `segment.maxRecords` records / `maxBytes` bytes /
  *   `maxPerKey` records of one key (defaults 10,000 / 50 MiB / 250: twenty
- *   full PutRecords calls, so the partial calls of a segment's tail and of its
- *   per-key waves are a small share), and never more than `maxSeconds` (default half the stop
+ *   full PutRecords calls), and never more than `maxSeconds` (default half the stop
  *   margin) of this lane's rate, so a segment started before the margin ends
- *   before Lambda's timeout.
+ *   before Lambda's timeout. A segment ends where a call ends: when its budget
+ *   has no room left for one more FULL call (estimated from its mean entry), it
+ *   is cut there rather than sending a part-full call for the remainder. Within
+ *   a segment the sender starts the longest per-key chains first and narrows
+ *   its concurrency when a chain would outlast the full calls, so a segment's
+ *   hot keys do not trickle out one entry per part-full call at its tail
+ *   (put-records-packer.ts, `ordered`).
  * - `cursor` (returned, and passed back in the next input) is the last object
  *   key such that it and every key before it is done. It only saves listing
  *   and work; the markers alone are enough for correctness.
@@ -499,6 +504,17 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
   const segMaxRecords = Math.max(1, Math.min(options.segment?.maxRecords ?? 10000, Math.floor(input.rate.recordsPerSecond * segmentSeconds)));
   const segMaxBytes = Math.max(1, Math.min(options.segment?.maxBytes ?? 50 * MiB, Math.floor(input.rate.bytesPerSecond * segmentSeconds)));
   const segMaxPerKey = Math.max(1, options.segment?.maxPerKey ?? 250);
+  /**
+   * Whether a segment of `records` entries and `bytes` still has room for one more FULL call, estimated from its
+   * mean entry: if not, the segment ends at the call boundary instead of sending a part-full call for the rest of
+   * its budget (100 KiB records: 510 records = 10 full calls, not 511 = 10 calls + 1 of one record).
+   */
+  const roomForFullCall = (records: number, bytes: number): boolean => {
+    if (records === 0) return true;
+    const mean = bytes / records;
+    const perCall = Math.min(limits.maxRecordsPerCall, Math.max(1, Math.floor(limits.maxBytesPerCall / mean)));
+    return segMaxRecords - records >= perCall && segMaxBytes - bytes >= perCall * mean;
+  };
   const tags: KplTag[] = [{ key: 'replay_id', value: replayId }];
 
   const limiter = new TokenBucketRateLimiter({ ...input.rate, burstSeconds, now, sleep });
@@ -566,6 +582,9 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
 
     let segment: Pending[] = [];
     let segmentBytes = 0;
+    // The call the segment's entries would fill last, packed in order: a segment ends where a call ends.
+    let callRecords = 0;
+    let callBytes = 0;
     const perKey = new Map<string, number>();
 
     /** Sends the segment; commits the leading records written. */
@@ -600,6 +619,8 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       }
       segment = [];
       segmentBytes = 0;
+      callRecords = 0;
+      callBytes = 0;
       perKey.clear();
       if (out.failed.length > 0) {
         if (firstFailed > 0) await writeCheckpoint();
@@ -659,10 +680,18 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       const { entry, untagged } = toEntry(data, record.partition_key);
       const bytes = entryBytes(entry);
       const ofKey = perKey.get(entry.partitionKey) ?? 0;
-      if (segment.length >= segMaxRecords || (segment.length > 0 && segmentBytes + bytes > segMaxBytes) || ofKey >= segMaxPerKey) {
+      const newCall = callRecords === limits.maxRecordsPerCall || (callRecords > 0 && callBytes + bytes > limits.maxBytesPerCall);
+      if (segment.length >= segMaxRecords || (segment.length > 0 && segmentBytes + bytes > segMaxBytes) || ofKey >= segMaxPerKey
+        || (newCall && !roomForFullCall(segment.length, segmentBytes))) {
         const stop = await flush(false);
         if (stop) return stop;
       }
+      if (callRecords === limits.maxRecordsPerCall || (callRecords > 0 && callBytes + bytes > limits.maxBytesPerCall)) {
+        callRecords = 0;
+        callBytes = 0;
+      }
+      callRecords++;
+      callBytes += bytes;
       segment.push({
         entry,
         payloadBytes: data.byteLength,

@@ -176,7 +176,10 @@ export interface PutAllRecordsOptions {
    * at most one entry per key is ever in flight, and a key whose entry
    * exhausts its attempts sends none of its later entries (they fail with
    * `PrecededByFailure`). Calls for different keys still run concurrently;
-   * the cost is one round trip per record for a single hot key.
+   * the cost is one round trip per record for a single hot key. To keep the
+   * calls full, the entries of the keys with the most entries still to send go
+   * first (longest chain first, then input order), and fewer calls go out at
+   * once when the longest chain would otherwise outlast the full calls left.
    *
    * With `false`, calls are packed as full as the limits allow and a retried
    * entry may land after later entries of its key.
@@ -279,6 +282,12 @@ interface Item {
   readonly index: number;
   readonly entry: PutRecordsEntry;
   readonly bytes: number;
+  /**
+   * Scheduling priority, larger first (ties: oldest first). Ordered mode: the entries of its key from it on
+   * (its chain), so the longest chains start first and the last calls are not left with one key's tail
+   * trickling out one entry per call (longest-chain-first list scheduling). Unordered: 0.
+   */
+  readonly rank: number;
   /** The next entry with the same partition key (ordered mode only). */
   next?: Item;
   state: ItemState;
@@ -287,7 +296,9 @@ interface Item {
   lastMessage: string;
 }
 
-/** Min-heap on input position: the oldest ready entry always goes out first. */
+/** Heap on (rank desc, input position asc): the longest chain's oldest ready entry goes out first. */
+const before = (a: Item, b: Item): boolean => a.rank > b.rank || (a.rank === b.rank && a.index < b.index);
+
 class ReadyQueue {
   private readonly heap: Item[] = [];
   /** Sum of the ready entries' bytes. */
@@ -308,7 +319,7 @@ class ReadyQueue {
     let i = h.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (h[parent].index <= h[i].index) break;
+      if (!before(h[i], h[parent])) break;
       [h[parent], h[i]] = [h[i], h[parent]];
       i = parent;
     }
@@ -326,8 +337,8 @@ class ReadyQueue {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < h.length && h[l].index < h[m].index) m = l;
-        if (r < h.length && h[r].index < h[m].index) m = r;
+        if (l < h.length && before(h[l], h[m])) m = l;
+        if (r < h.length && before(h[r], h[m])) m = r;
         if (m === i) break;
         [h[m], h[i]] = [h[i], h[m]];
         i = m;
@@ -402,8 +413,42 @@ export async function putAllRecords(
 
   const failed: FailedEntry[] = [];
   const items: Item[] = [];
+  // Entries not sent yet (ready or blocked): how many, their bytes, and (ordered) per key, with a histogram of the
+  // per-key counts for the longest chain still to send.
+  let pendingCount = 0;
+  let pendingBytes = 0;
+  const pendingOfKey = new Map<string, number>();
+  const keysWithPending: number[] = [0];
+  let longestChain = 0;
+  const pend = (item: Item, delta: 1 | -1): void => {
+    pendingCount += delta;
+    pendingBytes += delta * item.bytes;
+    if (!ordered) return;
+    const key = item.entry.partitionKey;
+    const before = pendingOfKey.get(key) ?? 0;
+    const after = before + delta;
+    if (after === 0) pendingOfKey.delete(key);
+    else pendingOfKey.set(key, after);
+    if (before > 0) keysWithPending[before]--;
+    if (after > 0) keysWithPending[after] = (keysWithPending[after] ?? 0) + 1;
+    if (after > longestChain) longestChain = after;
+    while (longestChain > 0 && !keysWithPending[longestChain]) longestChain--;
+  };
   const ready = new ReadyQueue();
   const lastOfKey = new Map<string, Item>();
+
+  // Ordered: how many valid entries of its key are at or after each entry (its chain from it on).
+  const ranks = new Array<number>(entries.length).fill(0);
+  if (ordered) {
+    const ofKey = new Map<string, number>();
+    for (let index = entries.length - 1; index >= 0; index--) {
+      const entry = entries[index];
+      if (validate(entry, limits)) continue;
+      const n = (ofKey.get(entry.partitionKey) ?? 0) + 1;
+      ofKey.set(entry.partitionKey, n);
+      ranks[index] = n;
+    }
+  }
 
   entries.forEach((entry, index) => {
     const problem = validate(entry, limits);
@@ -412,8 +457,9 @@ export async function putAllRecords(
       failed.push({ entry, index, errorCode: problem.reason, errorMessage: problem.message, attempts: 0 });
       return;
     }
-    const item: Item = { index, entry, bytes: entryBytes(entry), state: 'ready', attempts: 0, lastCode: '', lastMessage: '' };
+    const item: Item = { index, entry, bytes: entryBytes(entry), rank: ranks[index], state: 'ready', attempts: 0, lastCode: '', lastMessage: '' };
     items.push(item);
+    pend(item, 1);
     const previous = ordered ? lastOfKey.get(entry.partitionKey) : undefined;
     if (previous) {
       previous.next = item;
@@ -436,6 +482,7 @@ export async function putAllRecords(
     // Writing a later entry of this key now would put it ahead of this one whenever it is redriven.
     for (let held = item.next; held && held.state === 'blocked'; held = held.next) {
       held.state = 'done';
+      pend(held, -1);
       failed.push({
         entry: held.entry,
         index: held.index,
@@ -461,6 +508,7 @@ export async function putAllRecords(
     for (const item of items) {
       if (item.state === 'ready' || item.state === 'blocked') {
         item.state = 'done';
+        pend(item, -1);
         failed.push({ entry: item.entry, index: item.index, errorCode: code, errorMessage: message, attempts: item.attempts });
       }
     }
@@ -476,6 +524,7 @@ export async function putAllRecords(
       if (batch.length > 0 && bytes + next.bytes > limits.maxBytesPerCall) break;
       ready.pop();
       next.state = 'sending';
+      pend(next, -1);
       batch.push(next);
       bytes += next.bytes;
     }
@@ -541,9 +590,22 @@ export async function putAllRecords(
         finish(item, item.lastCode, item.lastMessage);
       } else {
         item.state = 'ready';
+        pend(item, 1);
         ready.push(item);
       }
     }
+  };
+
+  /**
+   * Ordered: calls in flight at once, at most. A key's next entry goes out only once its previous call is back, so
+   * with d calls in flight a chain of L entries takes about d·L calls; when the calls left (what is pending, full)
+   * are fewer than d times the longest chain, fewer calls go out at once, so the chain does not outlast the full
+   * calls and trickle out one entry per part-full call.
+   */
+  const depth = (): number => {
+    if (!ordered || longestChain <= 1) return concurrency;
+    const callsLeft = Math.ceil(Math.max(pendingCount / limits.maxRecordsPerCall, pendingBytes / limits.maxBytesPerCall));
+    return Math.max(1, Math.min(concurrency, Math.floor(callsLeft / longestChain)));
   };
 
   let active = 0;
@@ -555,6 +617,7 @@ export async function putAllRecords(
       // mode a key has one entry in flight, and half-empty calls would multiply the call count). A call that
       // waits out a backoff does not hold the others back.
       if (inFlight > 0 && ready.size < limits.maxRecordsPerCall && ready.bytes < limits.maxBytesPerCall) break;
+      if (inFlight > 0 && inFlight >= depth()) break;
       const batch = take();
       if (!batch) break;
       active++;

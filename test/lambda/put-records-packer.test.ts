@@ -430,6 +430,29 @@ describe('putAllRecords per-partition-key order', () => {
     expect(stream.written).toEqual(['hot:0', 'hot:1', 'hot:2', 'hot:3', 'hot:4']);
   });
 
+  test('ordered: repeated keys still go out in full calls only: longest chains first, and fewer calls at once when a chain would outlast the full calls', async () => {
+    // 10,000 entries over 4,000 keys (seeded): some keys hold 8+ entries, i.e. 8+ round trips in 20 calls.
+    let x = 0x2545F491;
+    const rand = (): number => {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      return (x >>> 0) / 2 ** 32;
+    };
+    const many = Array.from({ length: 10_000 }, (_, i) => tagged(`k${Math.floor(rand() * 4000)}`, i));
+    const counts = new Map<string, number>();
+    for (const e of many) counts.set(e.partitionKey, (counts.get(e.partitionKey) ?? 0) + 1);
+    expect(Math.max(...counts.values())).toBeGreaterThanOrEqual(8);
+    const stream = fakeStream();
+    const result = await putAllRecords(stream.send, 's', many, { ...noSleep(), concurrency: 4 });
+    expect(result.succeeded).toBe(10_000);
+    expect(stream.calls.map((c) => c.ids.length)).toEqual(Array.from({ length: 20 }, () => 500));
+    const order = new Map<string, number[]>();
+    for (const id of stream.written) {
+      const [key, n] = id.split(':');
+      order.set(key, [...(order.get(key) ?? []), Number(n)]);
+    }
+    for (const [key, ns] of order) expect([key, ns]).toEqual([key, [...ns].sort((a, b) => a - b)]);
+  });
+
   test('unordered: full calls, and a retried entry can land after later entries of its key (why ordered exists)', async () => {
     const stream = fakeStream({ failRecord: flaky });
     const result = await putAllRecords(stream.send, 's', input, { ...noSleep(), ordered: false });

@@ -739,6 +739,30 @@ describe('resume', () => {
 
 // ---------------------------------------------------------------- rate
 
+describe('packing', () => {
+  test('a segment ends where a call ends: no part-full call for the rest of a segment byte budget', async () => {
+    const w = world();
+    // 90 records of the same size B under distinct keys: calls of 3 (3.5 B), segments of at most 10 B.
+    addObject(w, Array.from({ length: 90 }, (_, i) => ({ pk: `p-${String(i).padStart(3, '0')}`, arrival: T0 + i, data: payload(1000 + i, { pad: 'x'.repeat(200) }) })));
+    const B = w.sources[0].data.byteLength + 5;
+    expect(w.sources.every((s) => s.data.byteLength + Buffer.byteLength(s.pk) === B)).toBe(true);
+    const calls: number[] = [];
+    const io = makeIo(w);
+    const i = input();
+    const r = await replayLane(i, {
+      ...io,
+      putRecords: async (req) => {
+        calls.push(req.Records.length);
+        return io.putRecords(req);
+      },
+    }, { ...plenty(), segment: { maxBytes: 10 * B }, put: { ...fast.put, limits: { maxBytesPerCall: Math.floor(3.5 * B), maxRecordBytes: 2 * B } } });
+    expect(r.done).toBe(true);
+    expectExactlyOnce(w, expectedOf(w, i));
+    // Segments of 9 (three full calls), not 10 (three full calls and one of a single record).
+    expect(calls).toEqual(Array.from({ length: 30 }, () => 3));
+  });
+});
+
 describe('rate', () => {
   test.each([
     ['records/s', { recordsPerSecond: 200, bytesPerSecond: 1e12 }, 'records'],
