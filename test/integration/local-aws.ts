@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
@@ -199,4 +199,39 @@ export async function createKinesaliteStream(kinesis: KinesisClient, prefix: str
     if (i > 100) throw new Error(`stream ${name} never became ACTIVE`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A record read back from kinesalite. */
+export interface StreamRecord {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly data: Buffer;
+  /** ApproximateArrivalTimestamp, epoch ms. */
+  readonly arrival: number;
+}
+
+/** Every record of every shard of a kinesalite stream, each shard in sequence order. */
+export async function readKinesaliteStream(kinesis: KinesisClient, name: string): Promise<StreamRecord[]> {
+  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
+  const out: StreamRecord[] = [];
+  for (const shard of shards) {
+    let iterator = (await kinesis.send(new GetShardIteratorCommand({ StreamName: name, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    while (iterator) {
+      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      const records = page.Records ?? [];
+      for (const r of records) {
+        out.push({
+          shardId: shard.ShardId as string,
+          sequenceNumber: r.SequenceNumber as string,
+          partitionKey: r.PartitionKey as string,
+          data: Buffer.from(r.Data as Uint8Array),
+          arrival: (r.ApproximateArrivalTimestamp as Date).getTime(),
+        });
+      }
+      if (records.length === 0) break; // caught up: an open shard always returns a next iterator
+      iterator = page.NextShardIterator;
+    }
+  }
+  return out;
 }

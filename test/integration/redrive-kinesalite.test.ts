@@ -13,16 +13,13 @@
 import { randomUUID } from 'node:crypto';
 import {
   DeleteStreamCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
   PutRecordsCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, GetObjectTaggingCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { RedriveConfig, RedriveIo } from '../../lambda/redrive/core';
 import { packPutRecords, putAllRecords, type PutRecordsEntry, type PutRecordsInput, type PutRecordsSend } from '../../lambda/shared/put-records-packer';
-import { createKinesaliteStream, kinesisClient, localAwsEndpoints, s3Client } from './local-aws';
+import { createKinesaliteStream, kinesisClient, localAwsEndpoints, readKinesaliteStream, s3Client, type StreamRecord } from './local-aws';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -70,30 +67,7 @@ afterEach(async () => {
 // ---------------------------------------------------------------- helpers
 
 
-interface ReadRecord {
-  readonly shardId: string;
-  readonly sequenceNumber: string;
-  readonly partitionKey: string;
-  readonly data: Buffer;
-}
-
-/** Every record of every shard, each shard in sequence order. */
-async function readStream(name: string): Promise<ReadRecord[]> {
-  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
-  const out: ReadRecord[] = [];
-  for (const shard of shards) {
-    let iterator = (await kinesis.send(new GetShardIteratorCommand({ StreamName: name, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
-    while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator }));
-      for (const r of page.Records ?? []) {
-        out.push({ shardId: shard.ShardId as string, sequenceNumber: r.SequenceNumber as string, partitionKey: r.PartitionKey as string, data: Buffer.from(r.Data as Uint8Array) });
-      }
-      if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
-      iterator = page.NextShardIterator;
-    }
-  }
-  return out;
-}
+const readStream = (name: string): Promise<StreamRecord[]> => readKinesaliteStream(kinesis, name);
 
 /** A send that checks every call against the real service limits before kinesalite sees it. */
 function checkedSend(log: PutRecordsInput[] = []): PutRecordsSend {

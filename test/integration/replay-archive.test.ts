@@ -52,9 +52,6 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import {
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  ListShardsCommand,
   PutRecordsCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
@@ -75,7 +72,7 @@ import { deaggregate } from '../../lambda/shared/kpl';
 import { parseConfig as parsePlannerConfig, plan, ReplayRequestError, summarize, type Plan, type PlannerConfig, type PlannerIo } from '../../lambda/replay-planner/core';
 import { doneMarkerKey, parseWorkerConfig, progressKey, type ReplayIo, type ReplayOptions } from '../../lambda/replay-worker/core';
 import type { PutRecordsInput, PutRecordsOutput, PutRecordsSend } from '../../lambda/shared/put-records-packer';
-import { createKinesaliteStream, kinesisClient, localAwsEndpoints, s3Client } from './local-aws';
+import { createKinesaliteStream, kinesisClient, localAwsEndpoints, readKinesaliteStream, s3Client, type StreamRecord } from './local-aws';
 import {
   arrivalTimeline,
   firehoseFlushes,
@@ -182,38 +179,7 @@ async function deleteStreams(): Promise<void> {
   for (const name of streams.splice(0)) await kinesis.send(new DeleteStreamCommand({ StreamName: name }));
 }
 
-interface StreamRecord {
-  readonly shardId: string;
-  readonly sequenceNumber: string;
-  readonly partitionKey: string;
-  readonly data: Buffer;
-  readonly arrival: number;
-}
-
-/** Every record of every shard, each shard in sequence order. */
-async function readStream(name: string): Promise<StreamRecord[]> {
-  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: name }))).Shards ?? [];
-  const out: StreamRecord[] = [];
-  for (const shard of shards) {
-    let iterator = (await kinesis.send(new GetShardIteratorCommand({ StreamName: name, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
-    while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      const records = page.Records ?? [];
-      for (const r of records) {
-        out.push({
-          shardId: shard.ShardId as string,
-          sequenceNumber: r.SequenceNumber as string,
-          partitionKey: r.PartitionKey as string,
-          data: Buffer.from(r.Data as Uint8Array),
-          arrival: (r.ApproximateArrivalTimestamp as Date).getTime(),
-        });
-      }
-      if (records.length === 0) break; // caught up: an open shard always returns a next iterator
-      iterator = page.NextShardIterator;
-    }
-  }
-  return out;
-}
+const readStream = (name: string): Promise<StreamRecord[]> => readKinesaliteStream(kinesis, name);
 
 async function listKeys(bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
