@@ -41,11 +41,16 @@
  *   filter, target, tagging). Reusing a replay id with other parameters is
  *   refused (`ReplayIdReused`) instead of skipping a count of records that
  *   meant something else.
- * - A segment is at most `segment.maxRecords` records / `maxBytes` bytes /
+ * - A SEGMENT is the unit sent and committed: the lane's next selected
+ *   records in lane order, across object boundaries (an object's last records
+ *   share calls with the next object's first, so only the lane's last call is
+ *   part full). It is at most `segment.maxRecords` records / `maxBytes` bytes /
  *   `maxPerKey` records of one key (defaults 10,000 / 50 MiB / 250: twenty
  *   full PutRecords calls), and never more than `maxSeconds` (default half the stop
  *   margin) of this lane's rate, so a segment started before the margin ends
- *   before Lambda's timeout. A segment ends where a call ends: when its budget
+ *   before Lambda's timeout. Once sent, it is committed in lane order: a done
+ *   marker for every object read to its end whose records are all written, a
+ *   checkpoint for the object still being read. A segment ends where a call ends: when its budget
  *   has no room left for one more FULL call (estimated from its mean entry), it
  *   is cut there rather than sending a part-full call for the remainder. Within
  *   a segment the sender starts the longest per-key chains first and narrows
@@ -57,16 +62,17 @@
  *   and work; the markers alone are enough for correctness.
  *
  * DUPLICATES, honestly:
- * - Graceful stop (remaining time below `stopMarginMs` before a segment or an
- *   object starts): nothing is in flight, the checkpoint is exact, the resume
- *   writes every selected record exactly once.
+ * - Graceful stop (remaining time below `stopMarginMs` before a segment is
+ *   sent or an object is opened): nothing is in flight, the unsent segment is
+ *   dropped uncommitted, the checkpoints are exact, the resume writes every
+ *   selected record exactly once.
  * - Hard kill (timeout, crash, OOM) while a segment is in flight: the records
  *   of that segment already written are written again on resume: at most one
  *   segment per kill per lane. Same if the checkpoint write itself fails or
  *   the process dies between the last PutRecords and the checkpoint.
  * - Exhausted retries: the checkpoint advances to the first failed record;
- *   records after it that did succeed (other keys in the same segment) are
- *   written again on rerun (≤ one segment).
+ *   records after it that did succeed (other keys in the same segment, maybe
+ *   of the next object) are written again on rerun (≤ one segment).
  * - And as for any PutRecords, a call that failed as a whole may have been
  *   written anyway before the resend (put-records-packer.ts).
  * So sinks must deduplicate on a payload key (event_id), as DOMAIN.md requires
@@ -77,7 +83,8 @@
  * lane (a later object would put later records of the same keys ahead of
  * them), and come back in `error`; the handler then throws so the execution
  * fails, and a rerun with the same replay id redoes the object from its
- * checkpoint. An unreadable archive line fails the same way (key and line).
+ * checkpoint. An unreadable archive line fails the same way (key and line),
+ * after the records before it are sent and committed.
  *
  * TAGGING. `kpl-tag` sends each record as a one-record KPL aggregate with a
  * `replay_id` tag (lambda/shared/kpl-encode.ts), same partition key: consumers
@@ -358,6 +365,8 @@ export interface ReplayProgress {
 }
 
 export interface FailedRecordReport {
+  /** The archive object the record came from. */
+  readonly objectKey: string;
   readonly partitionKey: string;
   readonly sequenceNumber: string;
   readonly subSequenceNumber: number;
@@ -466,7 +475,23 @@ const errorMessage = (e: unknown): string => {
   return typeof message === 'string' ? message : String(e);
 };
 
+/** An object being replayed: read, or with records in the segment, and not yet committed done. */
+interface OpenObject {
+  readonly key: string;
+  readonly stateKey: string;
+  /** Committed counts: the checkpoint's, plus what this invocation has written. */
+  readonly counts: ObjectCounts;
+  /** Its records written by the segment being committed. */
+  wroteInSegment: number;
+  /** Every line has been read. */
+  readAll: boolean;
+  /** Non-selected lines after its last selected record: committed with the done marker. */
+  trailingFiltered: number;
+  trailingOutside: number;
+}
+
 interface Pending {
+  readonly object: OpenObject;
   readonly entry: PutRecordsEntry;
   readonly payloadBytes: number;
   readonly sequenceNumber: string;
@@ -477,7 +502,8 @@ interface Pending {
   readonly outsideBefore: number;
 }
 
-type ObjectOutcome = { readonly kind: 'done' } | { readonly kind: 'stopped' } | { readonly kind: 'failed'; readonly error: ReplayError };
+/** Why the lane stops early: out of time (nothing lost, resume), or an error. */
+type Stop = { readonly stopped: true; readonly error?: undefined } | { readonly stopped?: undefined; readonly error: ReplayError };
 
 // ---------------------------------------------------------------- the worker
 
@@ -562,36 +588,47 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
     return { entry: { data: encodeTaggedRecord(data, partitionKey, tags), partitionKey }, untagged: false };
   };
 
-  const replayObject = async (key: string): Promise<ObjectOutcome> => {
-    const stateKey = progressKey(statePrefix, replayId, key);
-    const counts: ObjectCounts = { written: 0, bytes: 0, filtered: 0, outsideWindow: 0, untaggedOversize: 0 };
-    const saved = await io.getState(stateBucket, stateKey);
-    if (saved !== undefined) {
-      const doc = parseState(saved, 'checkpoint', stateKey, fingerprint);
-      for (const k of Object.keys(counts) as (keyof ObjectCounts)[]) {
-        const v = doc[k];
-        if (!Number.isSafeInteger(v) || (v as number) < 0) throw new ReplayStateError(`checkpoint ${stateKey}: ${k} must be a non-negative integer`);
-        counts[k] = v as number;
-      }
-    }
-    const skip = counts.written;
-    const writeCheckpoint = (): Promise<void> => {
-      const doc: ProgressCheckpoint = { replayId, objectKey: key, fingerprint, ...counts, updatedAt: new Date(now()).toISOString() };
-      return io.putState(stateBucket, stateKey, JSON.stringify(doc));
-    };
+  const writeCheckpoint = (o: OpenObject): Promise<void> => {
+    const doc: ProgressCheckpoint = { replayId, objectKey: o.key, fingerprint, ...o.counts, updatedAt: new Date(now()).toISOString() };
+    return io.putState(stateBucket, o.stateKey, JSON.stringify(doc));
+  };
+  const markDone = async (o: OpenObject): Promise<void> => {
+    // Lines after the object's last selected record.
+    o.counts.filtered += o.trailingFiltered;
+    o.counts.outsideWindow += o.trailingOutside;
+    p.recordsFiltered += o.trailingFiltered;
+    p.recordsOutsideWindow += o.trailingOutside;
+    const marker: DoneMarker = { replayId, objectKey: o.key, fingerprint, lane, ...o.counts, completedAt: new Date(now()).toISOString() };
+    await io.putState(stateBucket, doneMarkerKey(statePrefix, replayId, o.key), JSON.stringify(marker));
+    completed.add(o.key);
+    p.objectsDone++;
+  };
 
-    let segment: Pending[] = [];
-    let segmentBytes = 0;
-    // The call the segment's entries would fill last, packed in order: a segment ends where a call ends.
-    let callRecords = 0;
-    let callBytes = 0;
-    const perKey = new Map<string, number>();
+  // The segment: selected records not yet sent, in lane order, possibly from several objects (an object's last
+  // records share calls with the next object's first, so only the lane's last call is part full).
+  let segment: Pending[] = [];
+  let segmentBytes = 0;
+  // The call the segment's entries would fill last, packed in order: a segment ends where a call ends.
+  let callRecords = 0;
+  let callBytes = 0;
+  const perKey = new Map<string, number>();
+  /** Objects with records in the segment or read since the last commit, in lane order; only the last may be unread. */
+  let open: OpenObject[] = [];
 
-    /** Sends the segment; commits the leading records written. */
-    const flush = async (final: boolean): Promise<ObjectOutcome | undefined> => {
-      if (segment.length === 0) return undefined;
-      if (outOfTime()) return { kind: 'stopped' };
+  /**
+   * Sends the segment, then commits in lane order: a done marker for each object read to its end whose records are
+   * all written, a checkpoint for the object still being read. On failure, the objects before the first failed
+   * entry's object are done, that object checkpoints its written prefix, and the lane stops.
+   */
+  const flush = async (): Promise<Stop | undefined> => {
+    if (segment.length > 0) {
+      if (outOfTime()) return { stopped: true };
       const sent = segment;
+      segment = [];
+      segmentBytes = 0;
+      callRecords = 0;
+      callBytes = 0;
+      perKey.clear();
       const out = await putAllRecords(send, input.targetStream, sent.map((s) => s.entry), {
         ...options.put,
         limits,
@@ -609,29 +646,33 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       });
       p.failed += out.failed.length;
       for (const s of sent.slice(0, firstFailed)) {
-        counts.written++;
-        counts.bytes += s.payloadBytes;
-        counts.filtered += s.filteredBefore;
-        counts.outsideWindow += s.outsideBefore;
-        if (s.untagged) counts.untaggedOversize++;
+        const c = s.object.counts;
+        c.written++;
+        c.bytes += s.payloadBytes;
+        c.filtered += s.filteredBefore;
+        c.outsideWindow += s.outsideBefore;
+        if (s.untagged) c.untaggedOversize++;
+        s.object.wroteInSegment++;
         p.recordsFiltered += s.filteredBefore;
         p.recordsOutsideWindow += s.outsideBefore;
       }
-      segment = [];
-      segmentBytes = 0;
-      callRecords = 0;
-      callBytes = 0;
-      perKey.clear();
       if (out.failed.length > 0) {
-        if (firstFailed > 0) await writeCheckpoint();
+        const failedObject = sent[firstFailed].object;
+        for (const o of open) {
+          if (o === failedObject) break;
+          await markDone(o);
+        }
+        if (failedObject.wroteInSegment > 0) await writeCheckpoint(failedObject);
+        open = [];
+        const first = out.failed[0];
         return {
-          kind: 'failed',
           error: {
             code: 'RecordsFailed',
-            message: `${out.failed.length} record(s) of ${key} not written (first: ${out.failed[0].errorCode}: ${out.failed[0].errorMessage}); `
-              + `the object is not marked done and resumes at selected record ${counts.written}`,
-            objectKey: key,
+            message: `${out.failed.length} record(s) not written (first: ${first.errorCode}: ${first.errorMessage}); `
+              + `${failedObject.key} is not marked done and resumes at selected record ${failedObject.counts.written}`,
+            objectKey: failedObject.key,
             failedRecords: out.failed.slice(0, maxReported).map((f) => ({
+              objectKey: sent[f.index].object.key,
               partitionKey: sent[f.index].entry.partitionKey,
               sequenceNumber: sent[f.index].sequenceNumber,
               subSequenceNumber: sent[f.index].subSequenceNumber,
@@ -641,10 +682,43 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
           },
         };
       }
-      // The last segment's checkpoint would be superseded by the done marker at once.
-      if (!final) await writeCheckpoint();
-      return undefined;
+    }
+    const reading: OpenObject[] = [];
+    for (const o of open) {
+      if (o.readAll) {
+        await markDone(o);
+      } else {
+        if (o.wroteInSegment > 0) await writeCheckpoint(o);
+        o.wroteInSegment = 0;
+        reading.push(o);
+      }
+    }
+    open = reading;
+    return undefined;
+  };
+
+  /** Reads one object into the segment, sending the segment whenever it is full. */
+  const readObject = async (key: string): Promise<Stop | undefined> => {
+    const o: OpenObject = {
+      key,
+      stateKey: progressKey(statePrefix, replayId, key),
+      counts: { written: 0, bytes: 0, filtered: 0, outsideWindow: 0, untaggedOversize: 0 },
+      wroteInSegment: 0,
+      readAll: false,
+      trailingFiltered: 0,
+      trailingOutside: 0,
     };
+    const saved = await io.getState(stateBucket, o.stateKey);
+    if (saved !== undefined) {
+      const doc = parseState(saved, 'checkpoint', o.stateKey, fingerprint);
+      for (const k of Object.keys(o.counts) as (keyof ObjectCounts)[]) {
+        const v = doc[k];
+        if (!Number.isSafeInteger(v) || (v as number) < 0) throw new ReplayStateError(`checkpoint ${o.stateKey}: ${k} must be a non-negative integer`);
+        o.counts[k] = v as number;
+      }
+    }
+    const skip = o.counts.written;
+    open.push(o);
 
     let line = 0;
     let selected = 0;
@@ -656,6 +730,9 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       try {
         record = decodeArchiveLine(text);
       } catch (e) {
+        // What precedes the bad line goes out and is committed, so the lane stops exactly at it.
+        const stop = await flush();
+        if (stop) return stop;
         throw new ArchiveLineError(`${key} line ${line}: ${errorMessage(e)}`);
       }
       // Lines before the checkpoint's last record were counted by the run that wrote it.
@@ -683,7 +760,7 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       const newCall = callRecords === limits.maxRecordsPerCall || (callRecords > 0 && callBytes + bytes > limits.maxBytesPerCall);
       if (segment.length >= segMaxRecords || (segment.length > 0 && segmentBytes + bytes > segMaxBytes) || ofKey >= segMaxPerKey
         || (newCall && !roomForFullCall(segment.length, segmentBytes))) {
-        const stop = await flush(false);
+        const stop = await flush();
         if (stop) return stop;
       }
       if (callRecords === limits.maxRecordsPerCall || (callRecords > 0 && callBytes + bytes > limits.maxBytesPerCall)) {
@@ -693,6 +770,7 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       callRecords++;
       callBytes += bytes;
       segment.push({
+        object: o,
         entry,
         payloadBytes: data.byteLength,
         sequenceNumber: record.sequence_number,
@@ -702,24 +780,17 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
         outsideBefore,
       });
       segmentBytes += bytes;
-      perKey.set(entry.partitionKey, (perKey.get(entry.partitionKey) ?? 0) + 1);
+      perKey.set(entry.partitionKey, ofKey + 1);
       filteredBefore = 0;
       outsideBefore = 0;
     }
     if (selected < skip) {
-      throw new ReplayStateError(`checkpoint ${stateKey} says ${skip} records were written, but ${key} has only ${selected} selected records`);
+      throw new ReplayStateError(`checkpoint ${o.stateKey} says ${skip} records were written, but ${key} has only ${selected} selected records`);
     }
-    const stop = await flush(true);
-    if (stop) return stop;
-
-    // Lines after the last selected record.
-    counts.filtered += filteredBefore;
-    counts.outsideWindow += outsideBefore;
-    p.recordsFiltered += filteredBefore;
-    p.recordsOutsideWindow += outsideBefore;
-    const marker: DoneMarker = { replayId, objectKey: key, fingerprint, lane, ...counts, completedAt: new Date(now()).toISOString() };
-    await io.putState(stateBucket, doneMarkerKey(statePrefix, replayId, key), JSON.stringify(marker));
-    return { kind: 'done' };
+    o.trailingFiltered = filteredBefore;
+    o.trailingOutside = outsideBefore;
+    o.readAll = true;
+    return undefined;
   };
 
   // Keys sort in time order across hours and days too (zero-padded dt/hour), so one cursor covers the lane.
@@ -732,9 +803,15 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
   const completed = new Set<string>();
   let current: string | undefined;
   const isDone = (key: string): boolean => completed.has(key) || doneMarkers.has(doneMarkerKey(statePrefix, replayId, key));
-  const stopped = (error?: ReplayError): ReplayResult => {
+  // The cursor: the last key such that it and every key before it is done.
+  let settled = 0;
+  const advanceCursor = (): void => {
+    while (settled < objects.length && isDone(objects[settled])) cursor = objects[settled++];
+  };
+  const stopped = (stop?: Stop): ReplayResult => {
+    advanceCursor();
     p.objectsRemaining = objects.filter((k) => !isDone(k)).length;
-    return result(false, error);
+    return result(false, stop?.error);
   };
   try {
     const listed = await mapWithConcurrency(lanePrefixes, options.listConcurrency ?? 8, async (prefix) => {
@@ -763,21 +840,22 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
           fingerprintChecked = true;
         }
         p.objectsSkipped++;
-        cursor = key;
+        advanceCursor();
         continue;
       }
+      // Out of time: what the segment holds was never sent, so dropping it keeps the committed state exact.
       if (outOfTime()) return stopped();
-      const outcome = await replayObject(key);
-      if (outcome.kind === 'stopped') return stopped();
-      if (outcome.kind === 'failed') return stopped(outcome.error);
-      completed.add(key);
-      p.objectsDone++;
-      cursor = key;
+      const stop = await readObject(key);
+      if (stop) return stopped(stop);
+      advanceCursor();
     }
+    const stop = await flush();
+    if (stop) return stopped(stop);
+    advanceCursor();
     return result(true);
   } catch (e) {
     // Everything committed so far stays committed (checkpoints, markers); a rerun resumes from there.
-    return stopped({ code: errorCode(e), message: errorMessage(e), ...(current !== undefined ? { objectKey: current } : {}) });
+    return stopped({ error: { code: errorCode(e), message: errorMessage(e), ...(current !== undefined ? { objectKey: current } : {}) } });
   }
 }
 

@@ -564,7 +564,7 @@ describe('failures', () => {
     for (const id of beforePoison) expect(counts.get(id)).toBe(1);
   });
 
-  test('an unreadable archive line fails its object with key and line number, and nothing after it is replayed', async () => {
+  test('an unreadable archive line fails its object with key and line number: what precedes it is written and checkpointed, nothing after it', async () => {
     const w = world();
     const good = addObject(w, [{ pk: 'k', arrival: T0 + 1, data: payload(1) }]);
     const bad = addObject(w, [{ pk: 'k', arrival: T0 + 2000, data: payload(2) }, { pk: 'k', arrival: T0 + 2001, data: payload(3) }]);
@@ -576,7 +576,9 @@ describe('failures', () => {
     expect(r.error!.message).toContain(`${bad} line 2`);
     expect(w.state.has(doneMarkerKey(STATE_PREFIX, 'replay-1', good))).toBe(true);
     expect(w.state.has(doneMarkerKey(STATE_PREFIX, 'replay-1', bad))).toBe(false);
-    expect(w.stream.map((s) => idOf(s.data))).toEqual([idOf(payload(1))]);
+    // The records before the bad line are written and checkpointed; nothing after it.
+    expect(JSON.parse(w.state.get(progressKey(STATE_PREFIX, 'replay-1', bad))!).written).toBe(1);
+    expect(w.stream.map((s) => idOf(s.data))).toEqual([idOf(payload(1)), idOf(payload(2))]);
   });
 
   test('input validation lists every problem at once', async () => {
@@ -760,6 +762,51 @@ describe('packing', () => {
     expectExactlyOnce(w, expectedOf(w, i));
     // Segments of 9 (three full calls), not 10 (three full calls and one of a single record).
     expect(calls).toEqual(Array.from({ length: 30 }, () => 3));
+  });
+
+  test("calls span object boundaries: an object's last records share a call with the next object's first, only the lane's last call is part full", async () => {
+    const w = world();
+    // Three objects of 7, 8 and 9 records (distinct keys, 24 in all) and calls of 5: 5 calls, not 2 + 2 + 2 = 6.
+    const objectKeys = [7, 8, 9].map((n, o) => addObject(w, Array.from({ length: n }, (_, i) => ({
+      pk: `k-${o}-${i}`, arrival: T0 + o * 60_000 + i, data: payload(o * 100 + i),
+    }))));
+    const calls: string[][] = [];
+    const io = makeIo(w);
+    const i = input();
+    const r = await replayLane(i, {
+      ...io,
+      putRecords: async (req) => {
+        calls.push(req.Records.map((rec) => rec.PartitionKey));
+        return io.putRecords(req);
+      },
+    }, { ...plenty(), put: { ...fast.put, limits: { maxRecordsPerCall: 5 } } });
+    expect(r.done).toBe(true);
+    expectExactlyOnce(w, expectedOf(w, i));
+    expect(calls.map((c) => c.length)).toEqual([5, 5, 5, 5, 4]);
+    expect(calls[1]).toEqual(expect.arrayContaining(['k-0-6', 'k-1-0'])); // objects 1 and 2 share the second call
+    expect(r.progress).toEqual(expect.objectContaining({ objectsDone: 3, objectsRemaining: 0, recordsReplayed: 24 }));
+    expect(r.cursor).toBe(objectKeys[2]);
+    // Each object's done marker counts its own records.
+    expect(objectKeys.map((k) => JSON.parse(w.state.get(doneMarkerKey(STATE_PREFIX, 'replay-1', k))!).written)).toEqual([7, 8, 9]);
+  });
+
+  test('a segment across objects that fails in its second object: the first is done, the second checkpoints its written prefix', async () => {
+    const w = world();
+    const a = addObject(w, Array.from({ length: 4 }, (_, n) => ({ pk: `a-${n}`, arrival: T0 + n, data: payload(n) })));
+    const b = addObject(w, Array.from({ length: 4 }, (_, n) => ({ pk: 'b', arrival: T0 + 60_000 + n, data: payload(10 + n) })));
+    const poison = payload(12); // b's third record
+    const r = await replayLane(input(), makeIo(w, { failEntry: (e) => (e.data.equals(poison) ? 'InternalFailure' : undefined) }), {
+      ...plenty(), put: { ...fast.put, maxAttempts: 2 },
+    });
+    expect(r.error).toEqual(expect.objectContaining({ code: 'RecordsFailed', objectKey: b }));
+    expect(r.error!.failedRecords!.map((f) => [f.objectKey, f.errorCode])).toEqual([[b, 'InternalFailure'], [b, 'PrecededByFailure']]);
+    expect(w.state.has(doneMarkerKey(STATE_PREFIX, 'replay-1', a))).toBe(true);
+    expect(w.state.has(doneMarkerKey(STATE_PREFIX, 'replay-1', b))).toBe(false);
+    expect(JSON.parse(w.state.get(progressKey(STATE_PREFIX, 'replay-1', b))!).written).toBe(2);
+    expect(r.cursor).toBe(a);
+    const second = await replayLane(input({ cursor: r.cursor }), makeIo(w), plenty());
+    expect(second.done).toBe(true);
+    expectExactlyOnce(w, expectedOf(w, input()));
   });
 });
 
