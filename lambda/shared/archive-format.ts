@@ -91,7 +91,7 @@ export function decodeArchiveLine(line: string): ArchivedRecord {
     return r[k] as string;
   };
   const num = (k: string): number => {
-    if (typeof r[k] !== 'number' || !Number.isSafeInteger(r[k])) throw new ArchiveLineError(`${k} must be an integer`);
+    if (typeof r[k] !== 'number' || !Number.isSafeInteger(r[k]) || (r[k] as number) < 0) throw new ArchiveLineError(`${k} must be a non-negative integer`);
     return r[k] as number;
   };
   const data = r.data;

@@ -14,6 +14,7 @@ import {
 } from '../../lambda/archive-processor/core';
 import type { ArchiveProcessorEvent, ArchiveProcessorResponse } from '../../lambda/archive-processor/index';
 import {
+  ArchiveLineError,
   arrivalPartition,
   bucketLabel,
   bucketOf,
@@ -491,5 +492,29 @@ describe.each([
   test('throws on an event that is not a Firehose transformation request', async () => {
     const handler = loadHandler(modulePath, {});
     await expect(handler({} as ArchiveProcessorEvent)).rejects.toThrow(/no records array/);
+  });
+});
+
+// ------------------------------------------------------------------ the reader's line parser
+
+describe('decodeArchiveLine', () => {
+  const good = {
+    partition_key: 'user-1', sequence_number: '49590338271490256608559692538361571095921575989136588898', sub_sequence_number: 0,
+    approximate_arrival_timestamp: 1_700_000_000_000, shard_id: 'shardId-000000000000', data: 'aGk=',
+  };
+  test('a good line round-trips', () => {
+    expect(decodeArchiveLine(JSON.stringify(good))).toEqual(good);
+  });
+  test.each([
+    ['not JSON', '{"partition_key":', /not JSON/],
+    ['an array', '[1]', /not a JSON object/],
+    ['an empty partition key', JSON.stringify({ ...good, partition_key: '' }), /partition_key must be a non-empty string/],
+    ['a negative sub-sequence number', JSON.stringify({ ...good, sub_sequence_number: -1 }), /sub_sequence_number must be a non-negative integer/],
+    ['a fractional timestamp', JSON.stringify({ ...good, approximate_arrival_timestamp: 1.5 }), /approximate_arrival_timestamp must be a non-negative integer/],
+    ['a negative timestamp', JSON.stringify({ ...good, approximate_arrival_timestamp: -5 }), /approximate_arrival_timestamp must be a non-negative integer/],
+    ['data that is not base64', JSON.stringify({ ...good, data: 'a*b=' }), /data must be base64/],
+  ])('%s is refused, naming the field', (_, line, message) => {
+    expect(() => decodeArchiveLine(line)).toThrow(ArchiveLineError);
+    expect(() => decodeArchiveLine(line)).toThrow(message);
   });
 });
