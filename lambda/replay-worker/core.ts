@@ -11,9 +11,11 @@
  * lane at a time, reading in time order, keeps per-key order while lanes run
  * in parallel.
  *
- * ORDER. Objects are taken hour by hour (hourPrefixes), then in key order
- * within an hour: Firehose object names embed their creation time
- * (`…-YYYY-MM-DD-HH-MM-SS-<uuid>`), so key order is time order. Caveat: two
+ * ORDER. Objects are taken hour by hour (hourPrefixes), then in creation
+ * order within an hour: Firehose object names embed their creation time and
+ * the delivery stream's version (`…-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`),
+ * compared by archiveObjectOrder (time, then version as a number: plain key
+ * order puts version 10 before 9). Caveat: two
  * objects of one lane created in the same SECOND sort by their random UUID;
  * for such a pair the per-key order across the two objects is not guaranteed.
  * Within an object, records go out in file order. Calls go through
@@ -58,7 +60,7 @@
  *   hot keys do not trickle out one entry per part-full call at its tail
  *   (put-records-packer.ts, `ordered`).
  * - `cursor` (returned, and passed back in the next input) is the last object
- *   key such that it and every key before it is done. It only saves listing
+ *   key such that it and every object before it (in that order) is done. It only saves listing
  *   and work; the markers alone are enough for correctness.
  *
  * DUPLICATES, honestly:
@@ -112,7 +114,7 @@
  * objects finished by earlier invocations of the same run.
  */
 import { createHash } from 'node:crypto';
-import { ArchiveLineError, decodeArchiveLine, hourPrefixes } from '../shared/archive-format';
+import { ArchiveLineError, archiveObjectOrder, decodeArchiveLine, hourPrefixes } from '../shared/archive-format';
 import { mapWithConcurrency } from '../shared/concurrency';
 import { parseJsonObject } from '../shared/decode-record';
 import { getAtPath, parseDottedPath, type DottedPath } from '../shared/dotted-path';
@@ -793,7 +795,7 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
     return undefined;
   };
 
-  // Keys sort in time order across hours and days too (zero-padded dt/hour), so one cursor covers the lane.
+  // Objects sort in time order across hours and days too (zero-padded dt/hour, archiveObjectOrder), so one cursor covers the lane.
   const lanePrefixes = hourPrefixes(fromMs, toMs)
     .map((h) => `${archivePrefix}${h}bucket=${lane}/`)
     .filter((prefix) => cursor === undefined || !(prefix < cursor && !cursor.startsWith(prefix)));
@@ -813,6 +815,7 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
     p.objectsRemaining = objects.filter((k) => !isDone(k)).length;
     return result(false, stop?.error);
   };
+  const after = cursor === undefined ? undefined : archiveObjectOrder(cursor);
   try {
     const listed = await mapWithConcurrency(lanePrefixes, options.listConcurrency ?? 8, async (prefix) => {
       const [keys, done] = await Promise.all([
@@ -820,7 +823,12 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
         io.listKeys(stateBucket, doneMarkerKey(statePrefix, replayId, prefix)),
       ]);
       return {
-        keys: keys.filter((k) => k.startsWith(prefix) && !k.endsWith('/') && (cursor === undefined || k > cursor)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+        keys: keys
+          .filter((k) => k.startsWith(prefix) && !k.endsWith('/'))
+          .map((k) => ({ k, order: archiveObjectOrder(k) }))
+          .filter(({ order }) => after === undefined || order > after)
+          .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0))
+          .map(({ k }) => k),
         done,
       };
     });

@@ -15,6 +15,7 @@ import {
 import type { ArchiveProcessorEvent, ArchiveProcessorResponse } from '../../lambda/archive-processor/index';
 import {
   ArchiveLineError,
+  archiveObjectOrder,
   arrivalPartition,
   bucketLabel,
   bucketOf,
@@ -516,5 +517,36 @@ describe('decodeArchiveLine', () => {
   ])('%s is refused, naming the field', (_, line, message) => {
     expect(() => decodeArchiveLine(line)).toThrow(ArchiveLineError);
     expect(() => decodeArchiveLine(line)).toThrow(message);
+  });
+});
+
+describe('archiveObjectOrder', () => {
+  const folder = 'archive/dt=2026-11-01/hour=10/bucket=03/';
+  const name = (version: number, stamp: string, uuid = '0f8fad5b-d9cb-469f-a165-70867728950e'): string =>
+    `${folder}raw-archive-${version}-2026-11-01-${stamp}-${uuid}.jsonl.gz`;
+  const ordered = (keys: string[]): string[] => [...keys].sort((a, b) => (archiveObjectOrder(a) < archiveObjectOrder(b) ? -1 : 1));
+
+  test('creation time first, then the delivery stream version as a number, then the rest of the name', () => {
+    const keys = [
+      name(10, '10-05-00'),
+      name(9, '10-04-59'),
+      name(9, '10-05-00', 'ffffffff-0000-0000-0000-000000000000'),
+      name(100, '10-05-00'),
+      name(9, '10-05-00', '00000000-0000-0000-0000-000000000000'),
+    ];
+    expect(ordered(keys)).toEqual([keys[1], keys[4], keys[2], keys[0], keys[3]]);
+  });
+
+  test('folders first (time order across hours and days); a stream name with digits and dashes still parses', () => {
+    const a = 'archive/dt=2026-11-01/hour=23/bucket=03/orders-2024-v2-9-2026-11-01-23-59-59-0f8fad5b-d9cb-469f-a165-70867728950e.jsonl.gz';
+    const b = 'archive/dt=2026-11-02/hour=00/bucket=03/orders-2024-v2-10-2026-11-02-00-00-01-0f8fad5b-d9cb-469f-a165-70867728950e.jsonl.gz';
+    const c = 'archive/dt=2026-11-02/hour=00/bucket=03/orders-2024-v2-9-2026-11-02-00-00-02-0f8fad5b-d9cb-469f-a165-70867728950e.jsonl.gz';
+    expect(ordered([c, b, a])).toEqual([a, b, c]);
+  });
+
+  test('names not written by Firehose sort after those that are, by name', () => {
+    const odd = `${folder}copied-by-hand.jsonl.gz`;
+    const firehose = name(12, '10-00-00');
+    expect(ordered([odd, firehose])).toEqual([firehose, odd]);
   });
 });

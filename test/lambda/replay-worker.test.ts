@@ -79,10 +79,10 @@ const line = (s: Src): string => encodeArchiveLine({
 }).slice(0, -1);
 
 /** Firehose's object name: `<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`, in the hour partition of its first record. */
-function addObject(w: World, records: Src[], lane = LANE, at = records[0].arrival): string {
+function addObject(w: World, records: Src[], lane = LANE, at = records[0].arrival, version = 1): string {
   const { dt, hour } = arrivalPartition(at);
   const stamp = new Date(at).toISOString().slice(0, 19).replace(/[T:]/g, '-');
-  const key = `${PREFIX}dt=${dt}/hour=${hour}/bucket=${lane}/raw-archive-1-${stamp}-${(w.objectSerial++).toString(16).padStart(8, '0')}-aaaa-bbbb.jsonl.gz`;
+  const key = `${PREFIX}dt=${dt}/hour=${hour}/bucket=${lane}/raw-archive-${version}-${stamp}-${(w.objectSerial++).toString(16).padStart(8, '0')}-aaaa-bbbb.jsonl.gz`;
   w.archive.set(key, records.map(line));
   if (lane === LANE) w.sources.push(...records);
   return key;
@@ -427,6 +427,34 @@ describe('order and exact bytes', () => {
     expect(r.progress.recordsReplayed).toBe(1201);
     expect(r.progress.bytesReplayed).toBe(w.sources.reduce((s, x) => s + x.data.length, 0));
     expectExactlyOnce(w, expectedOf(w, i));
+  });
+
+  test('a delivery stream updated from version 9 to 10 within an hour: objects go in creation order (not key order), and a cursor on a version-9 object keeps the version-10 ones', async () => {
+    const w = world();
+    const k = LANE_KEYS[0];
+    // Key order would be: version 10's objects ('…-10-…') before version 9's ('…-9-…').
+    const v9 = [0, 1].map((n) => addObject(w, [{ pk: k, arrival: T0 + n * 60_000, data: payload(n) }], LANE, T0 + n * 60_000, 9));
+    const v10 = [2, 3].map((n) => addObject(w, [{ pk: k, arrival: T0 + n * 60_000, data: payload(n) }], LANE, T0 + n * 60_000, 10));
+    expect([...v9, ...v10].sort()).toEqual([...v10, ...v9]);
+    // One object per invocation (segments of one record, out of time after one call): each returns its cursor, the next resumes after it.
+    let cursor: string | undefined;
+    const cursors: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      let calls = 0;
+      const io = makeIo(w);
+      const r = await replayLane(input({ cursor }), {
+        ...io,
+        putRecords: (req) => {
+          calls++;
+          return io.putRecords(req);
+        },
+      }, { ...fast, segment: { maxRecords: 1 }, remainingTimeMs: () => (calls >= 1 ? 0 : 10 * 60_000) });
+      cursor = r.cursor;
+      cursors.push(cursor!);
+      if (r.done) break;
+    }
+    expect(cursors).toEqual([...v9, ...v10]);
+    expect(w.stream.map((x) => idOf(x.data))).toEqual([0, 1, 2, 3].map((n) => idOf(payload(n))));
   });
 
   test("tagging 'kpl-tag': one-record aggregates that aws-kinesis-agg opens to the exact bytes and key, tagged with the replay id", async () => {
