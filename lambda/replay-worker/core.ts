@@ -15,9 +15,10 @@
  * order within an hour: Firehose object names embed their creation time and
  * the delivery stream's version (`…-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`),
  * compared by archiveObjectOrder (time, then version as a number: plain key
- * order puts version 10 before 9). Caveat: two
- * objects of one lane created in the same SECOND sort by their random UUID;
- * for such a pair the per-key order across the two objects is not guaranteed.
+ * order puts version 10 before 9). Objects of one lane created in the same
+ * SECOND by the same version cannot be ordered by name (the rest is a random
+ * uuid): those are ordered by their first record's arrival, then sequence
+ * number, at the cost of one extra read each.
  * Within an object, records go out in file order. Calls go through
  * putAllRecords with `ordered: true`, so a resend never lets a later record of
  * its key overtake it.
@@ -114,7 +115,7 @@
  * objects finished by earlier invocations of the same run.
  */
 import { createHash } from 'node:crypto';
-import { ArchiveLineError, archiveObjectOrder, decodeArchiveLine, hourPrefixes } from '../shared/archive-format';
+import { ArchiveLineError, archiveCreationGroup, archiveObjectOrder, decodeArchiveLine, hourPrefixes } from '../shared/archive-format';
 import { mapWithConcurrency } from '../shared/concurrency';
 import { parseJsonObject } from '../shared/decode-record';
 import { getAtPath, parseDottedPath, type DottedPath } from '../shared/dotted-path';
@@ -800,39 +801,93 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
     .map((h) => `${archivePrefix}${h}bucket=${lane}/`)
     .filter((prefix) => cursor === undefined || !(prefix < cursor && !cursor.startsWith(prefix)));
 
+  const after = cursor === undefined ? undefined : archiveObjectOrder(cursor);
   let objects: string[] = [];
   let doneMarkers = new Set<string>();
   const completed = new Set<string>();
   let current: string | undefined;
   const isDone = (key: string): boolean => completed.has(key) || doneMarkers.has(doneMarkerKey(statePrefix, replayId, key));
-  // The cursor: the last key such that it and every key before it is done.
+  // Per object: the index of the last object of its creation group, and the group's greatest key by name order.
+  let groupEnd: number[] = [];
+  let groupCursor: string[] = [];
+  // The cursor: past whole creation groups only, each done with every object before it. A group is ordered by
+  // content, not by name, so a cursor inside one could skip a member that sorts before it by name.
   let settled = 0;
   const advanceCursor = (): void => {
-    while (settled < objects.length && isDone(objects[settled])) cursor = objects[settled++];
+    while (settled < objects.length) {
+      const end = groupEnd[settled];
+      for (let j = settled; j <= end; j++) if (!isDone(objects[j])) return;
+      cursor = groupCursor[settled];
+      settled = end + 1;
+    }
+  };
+  /** The first record's arrival and sequence number; undefined when the object is empty or its first line unreadable (it fails when replayed). */
+  const firstRecord = async (key: string): Promise<{ readonly t: number; readonly seq: bigint } | undefined> => {
+    for await (const text of io.readLines(archiveBucket, key)) {
+      try {
+        const r = decodeArchiveLine(text);
+        return { t: r.approximate_arrival_timestamp, seq: BigInt(r.sequence_number) };
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  };
+  /**
+   * A prefix's objects in replay order: archiveObjectOrder, and within a creation group (same second, same
+   * version) by their first record's arrival, then sequence number: one extra read per such object, which only
+   * a lane flushing more than once a second has.
+   */
+  const inReplayOrder = async (keys: string[]): Promise<{ keys: string[]; groups: { size: number; cursor: string }[] }> => {
+    const sorted = keys
+      .map((k) => ({ k, order: archiveObjectOrder(k), group: archiveCreationGroup(k) }))
+      .filter(({ order }) => after === undefined || order > after)
+      .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    const out: string[] = [];
+    const groups: { size: number; cursor: string }[] = [];
+    for (let i = 0; i < sorted.length;) {
+      let j = i + 1;
+      while (j < sorted.length && sorted[j].group === sorted[i].group) j++;
+      const members = sorted.slice(i, j);
+      if (members.length > 1) {
+        const firsts = await Promise.all(members.map((m) => firstRecord(m.k)));
+        const ranked = members.map((m, n) => ({ ...m, first: firsts[n] }));
+        ranked.sort((a, b) => {
+          if (a.first === undefined || b.first === undefined) return a.first === b.first ? 0 : a.first === undefined ? 1 : -1;
+          return a.first.t - b.first.t || (a.first.seq < b.first.seq ? -1 : a.first.seq > b.first.seq ? 1 : 0);
+        });
+        out.push(...ranked.map((m) => m.k));
+      } else {
+        out.push(members[0].k);
+      }
+      groups.push({ size: members.length, cursor: members[members.length - 1].k });
+      i = j;
+    }
+    return { keys: out, groups };
   };
   const stopped = (stop?: Stop): ReplayResult => {
     advanceCursor();
     p.objectsRemaining = objects.filter((k) => !isDone(k)).length;
     return result(false, stop?.error);
   };
-  const after = cursor === undefined ? undefined : archiveObjectOrder(cursor);
   try {
     const listed = await mapWithConcurrency(lanePrefixes, options.listConcurrency ?? 8, async (prefix) => {
       const [keys, done] = await Promise.all([
         io.listKeys(archiveBucket, prefix),
         io.listKeys(stateBucket, doneMarkerKey(statePrefix, replayId, prefix)),
       ]);
-      return {
-        keys: keys
-          .filter((k) => k.startsWith(prefix) && !k.endsWith('/'))
-          .map((k) => ({ k, order: archiveObjectOrder(k) }))
-          .filter(({ order }) => after === undefined || order > after)
-          .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0))
-          .map(({ k }) => k),
-        done,
-      };
+      return { ...(await inReplayOrder(keys.filter((k) => k.startsWith(prefix) && !k.endsWith('/')))), done };
     });
     objects = listed.flatMap((l) => l.keys);
+    groupEnd = [];
+    groupCursor = [];
+    for (const { size, cursor: last } of listed.flatMap((l) => l.groups)) {
+      const end = groupEnd.length + size - 1;
+      for (let n = 0; n < size; n++) {
+        groupEnd.push(end);
+        groupCursor.push(last);
+      }
+    }
     doneMarkers = new Set(listed.flatMap((l) => l.done));
     p.objectsListed = objects.length;
 

@@ -131,7 +131,8 @@ const FIREHOSE_OBJECT_NAME = /^(.*)-([0-9]+)-([0-9]{4}-[0-9]{2}-[0-9]{2}-[0-9]{2
  * NUMERICALLY. Plain key order would put `…-10-<time>` before `…-9-<time>`: the version grows with every
  * configuration change, so an update from 9 to 10 within an hour would replay that hour's newer objects first (and
  * a cursor on a version-9 key would skip the version-10 ones). Objects created in the same second by the same
- * version tie on the random uuid. Names not in Firehose's form sort after those that are, by name.
+ * version (equal archiveCreationGroup) fall back to the random uuid: their names cannot order them. Names not in
+ * Firehose's form sort after those that are, by name.
  */
 export function archiveObjectOrder(key: string): string {
   const slash = key.lastIndexOf('/');
@@ -141,6 +142,16 @@ export function archiveObjectOrder(key: string): string {
   if (!m) return `${folder}\u0001${name}`;
   const [, stream, version, stamp, rest] = m;
   return `${folder}\u0000${stamp}\u0000${version.padStart(20, '0')}\u0000${stream}\u0000${rest}`;
+}
+
+/**
+ * Objects with the same creation group were written by one delivery stream version in the same second, in the same
+ * folder: their names do not tell which came first. A name not in Firehose's form is a group of its own.
+ */
+export function archiveCreationGroup(key: string): string {
+  const order = archiveObjectOrder(key);
+  const folderEnd = key.lastIndexOf('/') + 1;
+  return order.charAt(folderEnd) === '\u0000' ? order.slice(0, order.lastIndexOf('\u0000')) : order;
 }
 
 /** The hour prefixes `dt=…/hour=…/` covering [fromMs, toMs), oldest first. */

@@ -15,6 +15,7 @@ import {
 import type { ArchiveProcessorEvent, ArchiveProcessorResponse } from '../../lambda/archive-processor/index';
 import {
   ArchiveLineError,
+  archiveCreationGroup,
   archiveObjectOrder,
   arrivalPartition,
   bucketLabel,
@@ -542,6 +543,16 @@ describe('archiveObjectOrder', () => {
     const b = 'archive/dt=2026-11-02/hour=00/bucket=03/orders-2024-v2-10-2026-11-02-00-00-01-0f8fad5b-d9cb-469f-a165-70867728950e.jsonl.gz';
     const c = 'archive/dt=2026-11-02/hour=00/bucket=03/orders-2024-v2-9-2026-11-02-00-00-02-0f8fad5b-d9cb-469f-a165-70867728950e.jsonl.gz';
     expect(ordered([c, b, a])).toEqual([a, b, c]);
+  });
+
+  test('a creation group is one folder, second and version: only its members tie on their names', () => {
+    const a = name(9, '10-05-00', '00000000-0000-0000-0000-000000000000');
+    const b = name(9, '10-05-00', 'ffffffff-0000-0000-0000-000000000000');
+    expect(archiveCreationGroup(a)).toBe(archiveCreationGroup(b));
+    expect(archiveCreationGroup(a)).not.toBe(archiveCreationGroup(name(10, '10-05-00')));
+    expect(archiveCreationGroup(a)).not.toBe(archiveCreationGroup(name(9, '10-05-01')));
+    expect(archiveCreationGroup(a)).not.toBe(archiveCreationGroup(a.replace('bucket=03', 'bucket=04')));
+    expect(archiveCreationGroup(`${folder}x.gz`)).not.toBe(archiveCreationGroup(`${folder}y.gz`));
   });
 
   test('names not written by Firehose sort after those that are, by name', () => {

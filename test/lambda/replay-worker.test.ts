@@ -457,6 +457,50 @@ describe('order and exact bytes', () => {
     expect(w.stream.map((x) => idOf(x.data))).toEqual([0, 1, 2, 3].map((n) => idOf(payload(n))));
   });
 
+  test('objects created in the same second by the same version go in the order of their first record, not of their random names; the cursor never stops inside such a group', async () => {
+    const w = world();
+    const k = LANE_KEYS[1];
+    const { dt, hour } = arrivalPartition(T0);
+    const named = (stamp: string, uuid: string, records: Src[]): string => {
+      const key = `${PREFIX}dt=${dt}/hour=${hour}/bucket=${LANE}/raw-archive-3-2024-06-01-10-${stamp}-${uuid}.jsonl.gz`;
+      w.archive.set(key, records.map(line));
+      w.sources.push(...records);
+      return key;
+    };
+    const rec = (n: number): Src => ({ pk: k, arrival: T0 + n * 100, data: payload(n) });
+    // Same second, names in the opposite order of their content.
+    const early = named('00-05', 'ffffffff-9c0b-4ef8-bb6d-6bb9bd380a11', [rec(1), rec(2)]);
+    const late = named('00-05', '00000000-9c0b-4ef8-bb6d-6bb9bd380a11', [rec(3), rec(4)]);
+    const next = named('00-06', '11111111-9c0b-4ef8-bb6d-6bb9bd380a11', [rec(5)]);
+    expect([early, late, next].sort()).toEqual([late, early, next]);
+
+    // One object per invocation (segments of one record, out of time after one call).
+    let cursor: string | undefined;
+    const cursors: (string | undefined)[] = [];
+    for (let n = 0; n < 5; n++) {
+      let calls = 0;
+      const io = makeIo(w);
+      const r = await replayLane(input({ cursor }), {
+        ...io,
+        putRecords: (req) => {
+          calls++;
+          return io.putRecords(req);
+        },
+      }, { ...fast, segment: { maxRecords: 1 }, remainingTimeMs: () => (calls >= 1 ? 0 : 10 * 60_000) });
+      expect(r.error).toBeUndefined();
+      cursor = r.cursor;
+      cursors.push(cursor);
+      if (r.done) break;
+    }
+    expect(w.stream.map((x) => idOf(x.data))).toEqual([1, 2, 3, 4, 5].map((n) => idOf(payload(n))));
+    expectExactlyOnce(w, expectedOf(w, input()));
+    // Not on `early` alone (that would skip `late`, which sorts before it by name); the group's greatest name once both are done.
+    expect(cursors).not.toContain(late);
+    expect(cursors[cursors.length - 1]).toBe(next);
+    expect(cursors).toContain(early);
+    expect(cursors.indexOf(early)).toBeGreaterThan(cursors.lastIndexOf(undefined));
+  });
+
   test("tagging 'kpl-tag': one-record aggregates that aws-kinesis-agg opens to the exact bytes and key, tagged with the replay id", async () => {
     const w = world();
     generate(w, { seed: 22, hours: 2, perHour: 150, objectsPerHour: 2, keys: 6 });
