@@ -850,7 +850,8 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       while (j < sorted.length && sorted[j].group === sorted[i].group) j++;
       const members = sorted.slice(i, j);
       if (members.length > 1) {
-        const firsts = await Promise.all(members.map((m) => firstRecord(m.k)));
+        const firsts: ({ readonly t: number; readonly seq: bigint } | undefined)[] = [];
+        for (const m of members) firsts.push(await firstRecord(m.k));
         const ranked = members.map((m, n) => ({ ...m, first: firsts[n] }));
         ranked.sort((a, b) => {
           if (a.first === undefined || b.first === undefined) return a.first === b.first ? 0 : a.first === undefined ? 1 : -1;
@@ -876,12 +877,15 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
         io.listKeys(archiveBucket, prefix),
         io.listKeys(stateBucket, doneMarkerKey(statePrefix, replayId, prefix)),
       ]);
-      return { ...(await inReplayOrder(keys.filter((k) => k.startsWith(prefix) && !k.endsWith('/')))), done };
+      return { keys: keys.filter((k) => k.startsWith(prefix) && !k.endsWith('/')), done };
     });
-    objects = listed.flatMap((l) => l.keys);
+    // One prefix at a time: a creation group's first-record reads hold an object each in memory.
+    const ordered: { keys: string[]; groups: { size: number; cursor: string }[] }[] = [];
+    for (const l of listed) ordered.push(await inReplayOrder(l.keys));
+    objects = ordered.flatMap((l) => l.keys);
     groupEnd = [];
     groupCursor = [];
-    for (const { size, cursor: last } of listed.flatMap((l) => l.groups)) {
+    for (const { size, cursor: last } of ordered.flatMap((l) => l.groups)) {
       const end = groupEnd.length + size - 1;
       for (let n = 0; n < size; n++) {
         groupEnd.push(end);
