@@ -413,6 +413,31 @@ describe('selection', () => {
 
 // ---------------------------------------------------------------- order and bytes
 
+/**
+ * Re-invokes the lane with segments of one record and no time left after its first PutRecords call, so each
+ * invocation commits about one object, passing each result's cursor to the next; the cursors, in order.
+ */
+async function cursorsOneRecordAtATime(w: World, maxInvocations: number): Promise<(string | undefined)[]> {
+  let cursor: string | undefined;
+  const cursors: (string | undefined)[] = [];
+  for (let n = 0; n < maxInvocations; n++) {
+    let calls = 0;
+    const io = makeIo(w);
+    const r = await replayLane(input({ cursor }), {
+      ...io,
+      putRecords: (req) => {
+        calls++;
+        return io.putRecords(req);
+      },
+    }, { ...fast, segment: { maxRecords: 1 }, remainingTimeMs: () => (calls >= 1 ? 0 : 10 * 60_000) });
+    expect(r.error).toBeUndefined();
+    cursor = r.cursor;
+    cursors.push(cursor);
+    if (r.done) return cursors;
+  }
+  throw new Error(`the lane was not done after ${maxInvocations} invocations`);
+}
+
 describe('order and exact bytes', () => {
   test("tagging 'none': exact bytes under the original key, per-key order across objects and hours", async () => {
     const w = world();
@@ -436,24 +461,7 @@ describe('order and exact bytes', () => {
     const v9 = [0, 1].map((n) => addObject(w, [{ pk: k, arrival: T0 + n * 60_000, data: payload(n) }], LANE, T0 + n * 60_000, 9));
     const v10 = [2, 3].map((n) => addObject(w, [{ pk: k, arrival: T0 + n * 60_000, data: payload(n) }], LANE, T0 + n * 60_000, 10));
     expect([...v9, ...v10].sort()).toEqual([...v10, ...v9]);
-    // One object per invocation (segments of one record, out of time after one call): each returns its cursor, the next resumes after it.
-    let cursor: string | undefined;
-    const cursors: string[] = [];
-    for (let n = 0; n < 4; n++) {
-      let calls = 0;
-      const io = makeIo(w);
-      const r = await replayLane(input({ cursor }), {
-        ...io,
-        putRecords: (req) => {
-          calls++;
-          return io.putRecords(req);
-        },
-      }, { ...fast, segment: { maxRecords: 1 }, remainingTimeMs: () => (calls >= 1 ? 0 : 10 * 60_000) });
-      cursor = r.cursor;
-      cursors.push(cursor!);
-      if (r.done) break;
-    }
-    expect(cursors).toEqual([...v9, ...v10]);
+    expect(await cursorsOneRecordAtATime(w, 4)).toEqual([...v9, ...v10]);
     expect(w.stream.map((x) => idOf(x.data))).toEqual([0, 1, 2, 3].map((n) => idOf(payload(n))));
   });
 
@@ -474,24 +482,7 @@ describe('order and exact bytes', () => {
     const next = named('00-06', '11111111-9c0b-4ef8-bb6d-6bb9bd380a11', [rec(5)]);
     expect([early, late, next].sort()).toEqual([late, early, next]);
 
-    // One object per invocation (segments of one record, out of time after one call).
-    let cursor: string | undefined;
-    const cursors: (string | undefined)[] = [];
-    for (let n = 0; n < 5; n++) {
-      let calls = 0;
-      const io = makeIo(w);
-      const r = await replayLane(input({ cursor }), {
-        ...io,
-        putRecords: (req) => {
-          calls++;
-          return io.putRecords(req);
-        },
-      }, { ...fast, segment: { maxRecords: 1 }, remainingTimeMs: () => (calls >= 1 ? 0 : 10 * 60_000) });
-      expect(r.error).toBeUndefined();
-      cursor = r.cursor;
-      cursors.push(cursor);
-      if (r.done) break;
-    }
+    const cursors = await cursorsOneRecordAtATime(w, 5);
     expect(w.stream.map((x) => idOf(x.data))).toEqual([1, 2, 3, 4, 5].map((n) => idOf(payload(n))));
     expectExactlyOnce(w, expectedOf(w, input()));
     // Not on `early` alone (that would skip `late`, which sorts before it by name); the group's greatest name once both are done.
