@@ -1,7 +1,6 @@
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import { addFullLake } from '../bin/examples';
+import { coldRequire, ensureBundled } from './support/cold-start';
 import { curatedTable, s3Destination, synth } from './support/template';
 
 /**
@@ -12,18 +11,8 @@ import { curatedTable, s3Destination, synth } from './support/template';
 const ASSET = path.join(__dirname, '..', 'assets', 'lambda', 'firehose-transform', 'index.js');
 
 function loadHandler(env: Record<string, string>): (event: unknown) => Promise<any> {
-  if (!fs.existsSync(ASSET)) execFileSync(process.execPath, [path.join(__dirname, '..', 'scripts', 'bundle-handlers.mjs')]);
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    let handler: any;
-    jest.isolateModules(() => {
-      handler = require(ASSET).handler;
-    });
-    return handler;
-  } finally {
-    process.env = saved;
-  }
+  ensureBundled(ASSET);
+  return coldRequire<{ handler: (event: unknown) => Promise<any> }>(ASSET, env).handler;
 }
 
 const b64 = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64');

@@ -51,6 +51,7 @@
  */
 import { decodeBase64Strict } from '../shared/decode-record';
 import { putAllRecords, type PutAllRecordsOptions, type PutRecordsEntry, type PutRecordsSend } from '../shared/put-records-packer';
+import { errorMessage, errorName, isObject } from '../shared/unknown';
 
 // ---------------------------------------------------------------- the on-failure record
 
@@ -83,7 +84,6 @@ export type ParsedFailureRecord =
 
 const SEQUENCE_NUMBER = /^(0|[1-9][0-9]{0,128})$/;
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function parseBatchInfo(value: unknown): KinesisBatchInfo | string {
   if (!isObject(value)) return 'KinesisBatchInfo is missing or not an object';
@@ -448,10 +448,10 @@ export async function redrive(requests: readonly RedriveRequest[], io: RedriveIo
           await io.tagObject(bucket, key, { [REDRIVE_TAG]: REDRIVE_DONE, [REDRIVE_AT_TAG]: now().toISOString() });
         } catch (e) {
           // The records are back in the stream; only the marker is missing, so a rerun would re-put duplicates.
-          objectFailure('TagFailed', `all records re-put, but tagging failed: ${(e as Error)?.message ?? String(e)}`);
+          objectFailure('TagFailed', `all records re-put, but tagging failed: ${errorMessage(e)}`);
         }
       } catch (e) {
-        objectFailure((e as Error)?.name || 'Error', (e as Error)?.message ?? String(e));
+        objectFailure(errorName(e), errorMessage(e));
       }
     }
   }

@@ -11,7 +11,8 @@
  *     "payloadFilter"?: { "field": "type", "values": ["order"] } }
  */
 import type { ReplayFilter, ReplayInput } from '../replay-worker/core';
-import { hourPrefixes } from '../shared/archive-format';
+import { hourPrefixes, hourPrefixStartMs } from '../shared/archive-format';
+import { isObject } from '../shared/unknown';
 
 export interface PlannerConfig {
   readonly archiveBucket: string;
@@ -116,11 +117,6 @@ function parseInstant(value: unknown, field: string): number {
   return ms;
 }
 
-function hourStartMs(hourPrefix: string): number | undefined {
-  const m = /^dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/$/.exec(hourPrefix);
-  return m ? Date.parse(`${m[1]}T${m[2]}:00:00Z`) : undefined;
-}
-
 const REPLAY_ID = /^[A-Za-z0-9_.-]{1,80}$/;
 
 /**
@@ -128,8 +124,8 @@ const REPLAY_ID = /^[A-Za-z0-9_.-]{1,80}$/;
  * gives each lane its share of the replay rate.
  */
 export async function plan(request: unknown, executionName: string, io: PlannerIo, config: PlannerConfig, nowMs: number): Promise<Plan> {
-  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new ReplayRequestError('the input must be a JSON object with from and to');
-  const r = request as Record<string, unknown>;
+  if (!isObject(request)) throw new ReplayRequestError('the input must be a JSON object with from and to');
+  const r = request;
   const fromMs = parseInstant(r.from, 'from');
   const toMs = parseInstant(r.to, 'to');
   if (fromMs >= toMs) throw new ReplayRequestError(`from (${r.from}) must be before to (${r.to}); the window is [from, to)`);
@@ -156,7 +152,7 @@ export async function plan(request: unknown, executionName: string, io: PlannerI
   }
 
   const present = (await io.listArchiveHours(config.archiveBucket, config.archivePrefix))
-    .map(hourStartMs).filter((t): t is number => t !== undefined).sort((a, b) => a - b);
+    .map(hourPrefixStartMs).filter((t): t is number => t !== undefined).sort((a, b) => a - b);
   if (present.length === 0) throw new ReplayRequestError(`the archive s3://${config.archiveBucket}/${config.archivePrefix} holds no data yet`);
   const earliest = present[0];
   if (fromMs < earliest) {

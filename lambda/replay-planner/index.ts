@@ -4,24 +4,17 @@
  * `{ action: 'summarize', lanes }` adds up the lanes' progress.
  */
 import { DescribeStreamSummaryCommand, KinesisClient, ResourceNotFoundException } from '@aws-sdk/client-kinesis';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
+import { listCommonPrefixes } from '../shared/s3-list';
 import { parseConfig, plan, summarize, type PlannerIo } from './core';
 
 const config = parseConfig(process.env);
 const s3 = new S3Client({});
 const kinesis = new KinesisClient({});
 
-/** Lists `dt=…/` then `hour=…/` common prefixes under the archive prefix. */
-async function commonPrefixes(bucket: string, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let ContinuationToken: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ContinuationToken }));
-    for (const p of page.CommonPrefixes ?? []) if (p.Prefix) out.push(p.Prefix.slice(prefix.length));
-    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (ContinuationToken);
-  return out;
-}
+/** The common prefixes one level below `prefix`, relative to it (`dt=…/`, `hour=…/`). */
+const commonPrefixes = async (bucket: string, prefix: string): Promise<string[]> =>
+  (await listCommonPrefixes(s3, bucket, prefix)).map((p) => p.slice(prefix.length));
 
 const io: PlannerIo = {
   async listArchiveHours(bucket, prefix) {

@@ -115,6 +115,7 @@
  * objects finished by earlier invocations of the same run.
  */
 import { createHash } from 'node:crypto';
+import { emfDocument, type EmfMetric } from '../shared/batch/emf';
 import { ArchiveLineError, archiveCreationGroup, archiveObjectOrder, decodeArchiveLine, hourPrefixes } from '../shared/archive-format';
 import { mapWithConcurrency } from '../shared/concurrency';
 import { parseJsonObject } from '../shared/decode-record';
@@ -131,6 +132,7 @@ import {
 } from '../shared/put-records-packer';
 import { TokenBucketRateLimiter } from '../shared/rate-limiter';
 import { realSleep } from '../shared/retry';
+import { errorMessage, errorName, isObject } from '../shared/unknown';
 
 // ---------------------------------------------------------------- input
 
@@ -185,14 +187,12 @@ export class ReplayStateError extends Error {
 }
 
 interface Compiled {
-  readonly input: ReplayInput;
   readonly partitionKeys?: ReadonlySet<string>;
   readonly payloadPath?: DottedPath;
   readonly payloadValues?: ReadonlySet<FilterValue>;
   readonly fingerprint: string;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const PREFIX = /^$|^([^/]+\/)+$/;
 // S3-key safe and one path segment: no '/', no whitespace or control characters.
 const REPLAY_ID = /^[^\s/\\\u0000-\u001f\u007f]{1,128}$/u;
@@ -287,7 +287,7 @@ function compile(raw: ReplayInput): Compiled {
     payloadPath ? payloadPath.text : null,
     payloadValues ? [...payloadValues].map(typed).sort() : null,
   ])).digest('hex').slice(0, 32);
-  return { input: raw, partitionKeys, payloadPath, payloadValues, fingerprint };
+  return { partitionKeys, payloadPath, payloadValues, fingerprint };
 }
 
 // ---------------------------------------------------------------- I/O and options
@@ -467,16 +467,8 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array | string>): A
 const MiB = 1024 * 1024;
 const THROTTLED = 'ProvisionedThroughputExceededException';
 
-const errorName = (e: unknown): string => {
-  const name = (e as { name?: unknown } | null | undefined)?.name;
-  return typeof name === 'string' && name !== '' ? name : 'Error';
-};
 /** Our own error classes by class name (ArchiveLineError sets no name), anything else by its name. */
 const errorCode = (e: unknown): string => (e instanceof ArchiveLineError ? 'ArchiveLineError' : errorName(e));
-const errorMessage = (e: unknown): string => {
-  const message = (e as { message?: unknown } | null | undefined)?.message;
-  return typeof message === 'string' ? message : String(e);
-};
 
 /** An object being replayed: read, or with records in the segment, and not yet committed done. */
 interface OpenObject {
@@ -511,9 +503,9 @@ type Stop = { readonly stopped: true; readonly error?: undefined } | { readonly 
 // ---------------------------------------------------------------- the worker
 
 /** Replays one lane of [fromMs, toMs) until done, out of time, or failed. */
-export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: ReplayOptions): Promise<ReplayResult> {
-  const compiled = compile(rawInput);
-  const { input, fingerprint } = compiled;
+export async function replayLane(input: ReplayInput, io: ReplayIo, options: ReplayOptions): Promise<ReplayResult> {
+  const compiled = compile(input);
+  const { fingerprint } = compiled;
   const { replayId, lane, archiveBucket, archivePrefix, stateBucket, statePrefix, fromMs, toMs } = input;
   const stopMarginMs = options.stopMarginMs ?? 60_000;
   const outOfTime = (): boolean => options.remainingTimeMs() < stopMarginMs;
@@ -563,7 +555,7 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
   });
 
   const send: PutRecordsSend = async (request) => {
-    const bytes = request.Records.reduce((sum, r) => sum + r.Data.byteLength + Buffer.byteLength(r.PartitionKey, 'utf8'), 0);
+    const bytes = request.Records.reduce((sum, r) => sum + entryBytes({ data: r.Data, partitionKey: r.PartitionKey }), 0);
     await limiter.acquire(request.Records.length, bytes);
     p.putCalls++;
     try {
@@ -766,7 +758,8 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
         const stop = await flush();
         if (stop) return stop;
       }
-      if (callRecords === limits.maxRecordsPerCall || (callRecords > 0 && callBytes + bytes > limits.maxBytesPerCall)) {
+      // A flush has already reset the call; otherwise the entry opens the next one.
+      if (newCall) {
         callRecords = 0;
         callBytes = 0;
       }
@@ -835,7 +828,7 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
   };
   /**
    * A prefix's objects in replay order: archiveObjectOrder, and within a creation group (same second, same
-   * version) by their first record's arrival, then sequence number: one extra read per such object, which only
+   * version) by their first record's arrival, then sequence number: one extra read per such object not yet done, which only
    * a lane flushing more than once a second has.
    */
   const inReplayOrder = async (keys: string[]): Promise<{ keys: string[]; groups: { size: number; cursor: string }[] }> => {
@@ -849,17 +842,18 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       let j = i + 1;
       while (j < sorted.length && sorted[j].group === sorted[i].group) j++;
       const members = sorted.slice(i, j);
-      if (members.length > 1) {
-        const firsts: ({ readonly t: number; readonly seq: bigint } | undefined)[] = [];
-        for (const m of members) firsts.push(await firstRecord(m.k));
-        const ranked = members.map((m, n) => ({ ...m, first: firsts[n] }));
+      // Only the members still to replay need ordering; done ones go first and are skipped.
+      const pending = members.filter((m) => !isDone(m.k));
+      if (pending.length > 1) {
+        const ranked: { k: string; first: { readonly t: number; readonly seq: bigint } | undefined }[] = [];
+        for (const m of pending) ranked.push({ k: m.k, first: await firstRecord(m.k) });
         ranked.sort((a, b) => {
           if (a.first === undefined || b.first === undefined) return a.first === b.first ? 0 : a.first === undefined ? 1 : -1;
           return a.first.t - b.first.t || (a.first.seq < b.first.seq ? -1 : a.first.seq > b.first.seq ? 1 : 0);
         });
-        out.push(...ranked.map((m) => m.k));
+        out.push(...members.filter((m) => isDone(m.k)).map((m) => m.k), ...ranked.map((m) => m.k));
       } else {
-        out.push(members[0].k);
+        out.push(...members.map((m) => m.k));
       }
       groups.push({ size: members.length, cursor: members[members.length - 1].k });
       i = j;
@@ -879,6 +873,7 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
       ]);
       return { keys: keys.filter((k) => k.startsWith(prefix) && !k.endsWith('/')), done };
     });
+    doneMarkers = new Set(listed.flatMap((l) => l.done));
     // One prefix at a time: a creation group's first-record reads hold an object each in memory.
     const ordered: { keys: string[]; groups: { size: number; cursor: string }[] }[] = [];
     for (const l of listed) ordered.push(await inReplayOrder(l.keys));
@@ -892,7 +887,6 @@ export async function replayLane(rawInput: ReplayInput, io: ReplayIo, options: R
         groupCursor.push(last);
       }
     }
-    doneMarkers = new Set(listed.flatMap((l) => l.done));
     p.objectsListed = objects.length;
 
     let fingerprintChecked = false;
@@ -938,7 +932,7 @@ export const EMF_NAMESPACE = 'StreamingPipelines/Replay';
  */
 export function replayEmf(result: ReplayResult, options: { readonly stateMachineName: string; readonly timestamp?: number }): Record<string, unknown> {
   const pr = result.progress;
-  const metrics: [string, number, string][] = [
+  const metrics: EmfMetric[] = [
     ['RecordsReplayed', pr.recordsReplayed, 'Count'],
     ['BytesReplayed', pr.bytesReplayed, 'Bytes'],
     ['ObjectsDone', pr.objectsDone, 'Count'],
@@ -947,16 +941,7 @@ export function replayEmf(result: ReplayResult, options: { readonly stateMachine
   ];
   const names = new Set(metrics.map(([name]) => name));
   return {
-    _aws: {
-      Timestamp: options.timestamp ?? Date.now(),
-      CloudWatchMetrics: [{
-        Namespace: EMF_NAMESPACE,
-        Dimensions: [['ReplayStateMachine']],
-        Metrics: metrics.map(([Name, , Unit]) => ({ Name, Unit })),
-      }],
-    },
-    ReplayStateMachine: options.stateMachineName,
-    ...Object.fromEntries(metrics.map(([name, value]) => [name, value])),
+    ...emfDocument(metrics, { namespace: EMF_NAMESPACE, dimensions: { ReplayStateMachine: options.stateMachineName }, timestamp: options.timestamp }),
     ReplayId: result.replayId,
     Lane: result.lane,
     Done: result.done,

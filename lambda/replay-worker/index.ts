@@ -11,9 +11,9 @@
  */
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { listAllKeys } from '../shared/s3-list';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { listAllKeys } from '../shared/s3-list';
 import {
   parseWorkerConfig,
   replayEmf,
@@ -80,11 +80,6 @@ export interface LambdaContextLike {
 export type ReplayWorkerHandler = (event: unknown, context: LambdaContextLike) => Promise<Record<string, unknown>>;
 
 /**
- * The handler over any I/O: one EMF line per invocation (progress included),
- * the result returned for the state machine's `done` loop, or a
- * ReplayWorkerError thrown when something failed.
- */
-/**
  * What the state machine carries from one invocation of a lane to the next: the lane's work item
  * as received, the cursor, `done`, and `totals` (this invocation's progress added to the running
  * totals), which the summary step adds up across lanes.
@@ -103,6 +98,11 @@ export function nextLaneState(event: unknown, result: ReplayResult): Record<stri
   return { ...rest, ...(result.cursor !== undefined ? { cursor: result.cursor } : {}), done: result.done, totals };
 }
 
+/**
+ * The handler over any I/O: one EMF line per invocation (progress included),
+ * the result returned for the state machine's `done` loop, or a
+ * ReplayWorkerError thrown when something failed.
+ */
 export function createHandler(
   io: ReplayIo,
   config: ReplayWorkerConfig,

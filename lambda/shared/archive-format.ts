@@ -164,3 +164,9 @@ export function hourPrefixes(fromMs: number, toMs: number): string[] {
   }
   return out;
 }
+
+/** The start (epoch ms) of an hour prefix `dt=YYYY-MM-DD/hour=HH/`, as hourPrefixes writes it; undefined for anything else. */
+export function hourPrefixStartMs(hourPrefix: string): number | undefined {
+  const m = /^dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\/$/.exec(hourPrefix);
+  return m ? Date.parse(`${m[1]}T${m[2]}:00:00Z`) : undefined;
+}

@@ -8,6 +8,8 @@
  * object's prototype.
  */
 
+import { isObject } from './unknown';
+
 /** A validated path: its segments, and the original text for messages. */
 export interface DottedPath {
   readonly text: string;
@@ -31,15 +33,11 @@ export function parseDottedPath(text: unknown, what: string): DottedPath {
   return { text, segments };
 }
 
-function isPlainObject(value: unknown): value is { [key: string]: unknown } {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** The value at `path`, or `undefined` when any segment is missing or crosses a non-object. */
 export function getAtPath(root: unknown, path: DottedPath): unknown {
   let current: unknown = root;
   for (const segment of path.segments) {
-    if (!isPlainObject(current) || !Object.prototype.hasOwnProperty.call(current, segment)) return undefined;
+    if (!isObject(current) || !Object.prototype.hasOwnProperty.call(current, segment)) return undefined;
     current = current[segment];
   }
   return current;
@@ -53,11 +51,11 @@ export function replaceAtPath(root: unknown, path: DottedPath, value: unknown): 
   const { segments } = path;
   let current: unknown = root;
   for (let i = 0; i < segments.length - 1; i++) {
-    if (!isPlainObject(current) || !Object.prototype.hasOwnProperty.call(current, segments[i])) return false;
+    if (!isObject(current) || !Object.prototype.hasOwnProperty.call(current, segments[i])) return false;
     current = current[segments[i]];
   }
   const last = segments[segments.length - 1];
-  if (!isPlainObject(current) || !Object.prototype.hasOwnProperty.call(current, last)) return false;
+  if (!isObject(current) || !Object.prototype.hasOwnProperty.call(current, last)) return false;
   current[last] = value;
   return true;
 }

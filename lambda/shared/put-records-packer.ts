@@ -13,6 +13,7 @@
  * (event_id), never on the sequence number.
  */
 import { backoffDelayMs, realSleep } from './retry';
+import { errorMessage, errorName } from './unknown';
 
 // ---------------------------------------------------------------- limits
 
@@ -252,16 +253,6 @@ export const NON_RETRYABLE_ERRORS: ReadonlySet<string> = new Set([
 
 function defaultIsRetryable(error: unknown): boolean {
   return !NON_RETRYABLE_ERRORS.has(errorName(error));
-}
-
-function errorName(error: unknown): string {
-  const name = (error as { name?: unknown } | null | undefined)?.name;
-  return typeof name === 'string' && name !== '' ? name : 'Error';
-}
-
-function errorMessage(error: unknown): string {
-  const message = (error as { message?: unknown } | null | undefined)?.message;
-  return typeof message === 'string' ? message : String(error);
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, SizeRoundingBehavior } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size } from 'aws-cdk-lib';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -8,6 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { propError } from './errors';
 import { acknowledgeFirehoseFindings } from './firehose-findings';
+import { DEFAULT_BUFFER_INTERVAL, DEFAULT_BUFFER_SIZE, ParquetDelivery } from './parquet-delivery';
 import { BundledFunction } from '../handlers/bundled-function';
 
 /** Lanes per hour by default (lambda/shared/archive-format.ts). */
@@ -69,12 +70,9 @@ export class ArchiveDelivery extends Construct {
     if (!Number.isInteger(this.lanes) || this.lanes < 1 || this.lanes > MAX_ARCHIVE_LANES) {
       throw propError(this, 'lanes', `(${this.lanes}) must be an integer 1-${MAX_ARCHIVE_LANES}; two hours × lanes must stay under Firehose's 500 active partitions`);
     }
-    const size = props.bufferingSize ?? Size.mebibytes(128);
-    const mib = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
-    if (mib < 64 || mib > 128) throw propError(this, 'bufferingSize', `(${mib} MiB) must be 64-128 MiB: Firehose needs at least 64 MiB with dynamic partitioning`);
-    this.bufferingInterval = props.bufferingInterval ?? Duration.seconds(300);
-    const seconds = this.bufferingInterval.toSeconds({ integral: false });
-    if (seconds < 60 || seconds > 900) throw propError(this, 'bufferingInterval', `(${seconds} s) must be 60-900 s: Firehose needs at least 60 s with dynamic partitioning`);
+    const size = props.bufferingSize ?? DEFAULT_BUFFER_SIZE;
+    this.bufferingInterval = props.bufferingInterval ?? DEFAULT_BUFFER_INTERVAL;
+    ParquetDelivery.validateBuffering(this, size, this.bufferingInterval);
 
     this.processor = new BundledFunction(this, 'Processor', {
       handler: 'archive-processor',

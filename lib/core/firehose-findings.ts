@@ -3,7 +3,7 @@ import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
-import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardUnder } from './acknowledge';
+import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardFindings } from './acknowledge';
 
 /** What a Firehose delivery stream (Kinesis source, S3 destination) writes to and invokes. */
 export interface FirehoseFindingsScope {
@@ -29,7 +29,8 @@ export function acknowledgeFirehoseFindings(scope: Construct, delivery: firehose
   const role = delivery.node.tryFindChild('S3 Destination Role');
   if (role) {
     const grant = 'Added by the Firehose L2\'s read-write grant on the pipeline\'s own bucket only; Firehose needs bucket location, listing, object reads and multipart abort to write and resume multipart uploads, and the grant cannot be narrowed without forking the L2.';
-    const findings: { [id: string]: string } = {
+    const objects = 'Firehose writes objects under partitions known only per record; the wildcard covers objects of this one bucket.';
+    acknowledge(role, {
       ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
       'AwsSolutions-IAM5[Action::s3:GetObject*]': grant,
       'AwsSolutions-IAM5[Action::s3:GetBucket*]': grant,
@@ -39,17 +40,11 @@ export function acknowledgeFirehoseFindings(scope: Construct, delivery: firehose
       'AwsSolutions-IAM5[Action::kms:ReEncrypt*]': 'Firehose writes objects with SSE-KMS under the pipeline key; the KMS actions are scoped to that one key ARN.',
       'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]': 'Firehose writes objects with SSE-KMS under the pipeline key; the KMS actions are scoped to that one key ARN.',
       ...what.extra,
-    };
-    const objects = 'Firehose writes objects under partitions known only per record; the wildcard covers objects of this one bucket.';
-    const wildcards: [string | undefined, string, string][] = [
-      ...what.buckets.map((b): [string, string, string] => [b.bucketArn, '/*', objects]),
-      [what.processor?.functionArn, ':*', 'lambda:InvokeFunction on the processor function and its versions only.'],
-    ];
-    for (const [arn, suffix, reason] of wildcards) {
-      const id = arn ? wildcardUnder(scope, arn, suffix) : undefined;
-      if (id) findings[id] = reason;
-    }
-    acknowledge(role, findings);
+      ...wildcardFindings(scope, [
+        ...what.buckets.map((b): [string, string, string] => [b.bucketArn, '/*', objects]),
+        [what.processor?.functionArn, ':*', 'lambda:InvokeFunction on the processor function and its versions only.'],
+      ]),
+    });
   }
   // The L2 renders an env-agnostic CIDR mapping for VPC destinations even for S3; the finding is reported on the stack.
   acknowledge(Stack.of(scope), {

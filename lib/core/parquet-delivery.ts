@@ -148,11 +148,11 @@ export class ParquetDelivery extends Construct {
     });
   }
 
-  /** Buffering floors: 64 MiB with conversion, 60 s with dynamic partitioning. */
+  /** Buffering bounds of a delivery with dynamic partitioning (every delivery here): 64-128 MiB, 60-900 s. */
   public static validateBuffering(scope: Construct, size: Size, interval: Duration): void {
     const mib = size.toMebibytes({ rounding: SizeRoundingBehavior.NONE });
     if (mib < MIN_BUFFER_SIZE.toMebibytes() || mib > MAX_BUFFER_SIZE.toMebibytes()) {
-      throw propError(scope, 'bufferingSize', `(${mib} MiB) must be 64-128 MiB: Firehose needs at least 64 MiB with Parquet conversion and dynamic partitioning`);
+      throw propError(scope, 'bufferingSize', `(${mib} MiB) must be 64-128 MiB: Firehose needs at least 64 MiB with dynamic partitioning`);
     }
     const s = interval.toSeconds({ integral: false });
     if (s < MIN_BUFFER_INTERVAL.toSeconds() || s > MAX_BUFFER_INTERVAL.toSeconds()) {

@@ -109,6 +109,7 @@ export class PipelineMonitor extends Construct {
     if (!(fraction > 0 && fraction <= 1)) throw propError(this, 'iteratorAgeFractionOfRetention', `(${fraction}) must be in (0, 1]`);
     const multiple = props.freshnessBufferMultiple ?? 2;
     if (!(multiple >= 1)) throw propError(this, 'freshnessBufferMultiple', `(${multiple}) must be at least 1`);
+    this.freshnessMultiple = multiple;
     const utilization = props.utilizationThreshold ?? 0.8;
     if (!(utilization > 0 && utilization <= 1)) throw propError(this, 'utilizationThreshold', `(${utilization}) must be in (0, 1]`);
 
@@ -168,21 +169,8 @@ export class PipelineMonitor extends Construct {
     const d = props.delivery;
     if (d) {
       const ds = d.deliveryStream;
-      const freshnessThreshold = d.bufferingInterval.toSeconds() * multiple;
-      const freshness = ds.metric('DeliveryToS3.DataFreshness', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
-      symptoms.push(this.alarm('freshness', freshness, {
-        threshold: freshnessThreshold, evaluationPeriods: 5, datapointsToAlarm: 3,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `Oldest undelivered record is older than ${multiple}x the ${d.bufferingInterval.toSeconds()} s buffer interval.`,
-      }));
-      const success = ds.metric('DeliveryToS3.Success', { statistic: cw.Stats.AVERAGE, period: Duration.minutes(5) });
-      symptoms.push(this.alarm('deliverySuccess', success, {
-        threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 2,
-        comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: 'Some S3 puts failed in 2 of the last 3 periods; Firehose retries, then writes to the error prefix.',
-      }));
+      const { freshness, freshnessThreshold, success, alarms } = this.deliveryAlarms(d);
+      symptoms.push(...alarms);
       const failed = ds.metric('FailedConversion.Records', { statistic: cw.Stats.SUM, period: Duration.minutes(5) });
       this.alarm('failedConversion', failed, {
         threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1,
@@ -226,7 +214,6 @@ export class PipelineMonitor extends Construct {
     this.ensureStatusWidget();
     for (const a of Object.values(this.alarms)) a.addAlarmAction(action);
     this.action = action;
-    this.freshnessMultiple = multiple;
   }
 
   /**
@@ -297,24 +284,10 @@ export class PipelineMonitor extends Construct {
    * of its buffer interval in 3 of 5 periods, and `<name>DeliverySuccess` below 1 in 2 of 3.
    */
   public addDelivery(name: string, delivery: MonitoredDelivery): void {
-    const ds = delivery.deliveryStream;
-    const threshold = delivery.bufferingInterval.toSeconds() * this.freshnessMultiple;
-    const freshness = ds.metric('DeliveryToS3.DataFreshness', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
-    const success = ds.metric('DeliveryToS3.Success', { statistic: cw.Stats.AVERAGE, period: Duration.minutes(5) });
-    for (const a of [
-      this.alarm(`${name}Freshness`, freshness, {
-        threshold, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${name}: oldest undelivered record is older than ${this.freshnessMultiple}x the ${delivery.bufferingInterval.toSeconds()} s buffer interval.`,
-      }),
-      this.alarm(`${name}DeliverySuccess`, success, {
-        threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 2, comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `${name}: some S3 puts failed in 2 of the last 3 periods; Firehose retries, then writes to the error prefix.`,
-      }),
-    ]) a.addAlarmAction(this.action);
+    const { freshness, freshnessThreshold, success, alarms } = this.deliveryAlarms(delivery, name);
+    for (const a of alarms) a.addAlarmAction(this.action);
     this.dashboard.addWidgets(
-      new cw.GraphWidget({ title: `${name}: delivery freshness (s)`, width: 12, left: [freshness], leftAnnotations: [{ value: threshold, label: `${this.freshnessMultiple}x buffer interval`, color: cw.Color.RED }] }),
+      new cw.GraphWidget({ title: `${name}: delivery freshness (s)`, width: 12, left: [freshness], leftAnnotations: [{ value: freshnessThreshold, label: `${this.freshnessMultiple}x buffer interval`, color: cw.Color.RED }] }),
       new cw.GraphWidget({ title: `${name}: S3 delivery success`, width: 12, left: [success] }),
     );
     this.ensureStatusWidget();
@@ -343,6 +316,34 @@ export class PipelineMonitor extends Construct {
       new cw.GraphWidget({ title: `${name}: executions`, width: 12, left: [replay.stateMachine.metricStarted({ period }), replay.stateMachine.metricSucceeded({ period }), failed] }),
     );
     this.ensureStatusWidget();
+  }
+
+  /**
+   * A delivery's `freshness` (oldest record above `freshnessBufferMultiple` × its buffer interval in
+   * 3 of 5 periods) and `deliverySuccess` (below 1 in 2 of 3) alarms; prefixed with `name` for an
+   * added delivery, in the alarm names and descriptions.
+   */
+  private deliveryAlarms(d: MonitoredDelivery, name?: string) {
+    const id = (alarm: string): string => (name ? `${name}${alarm.charAt(0).toUpperCase()}${alarm.slice(1)}` : alarm);
+    const describe = (text: string): string => (name ? `${name}: ${text.charAt(0).toLowerCase()}${text.slice(1)}` : text);
+    const freshnessThreshold = d.bufferingInterval.toSeconds() * this.freshnessMultiple;
+    const freshness = d.deliveryStream.metric('DeliveryToS3.DataFreshness', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+    const success = d.deliveryStream.metric('DeliveryToS3.Success', { statistic: cw.Stats.AVERAGE, period: Duration.minutes(5) });
+    const alarms = [
+      this.alarm(id('freshness'), freshness, {
+        threshold: freshnessThreshold, evaluationPeriods: 5, datapointsToAlarm: 3,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: describe(`Oldest undelivered record is older than ${this.freshnessMultiple}x the ${d.bufferingInterval.toSeconds()} s buffer interval.`),
+      }),
+      this.alarm(id('deliverySuccess'), success, {
+        threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 2,
+        comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+        alarmDescription: describe('Some S3 puts failed in 2 of the last 3 periods; Firehose retries, then writes to the error prefix.'),
+      }),
+    ];
+    return { freshness, freshnessThreshold, success, alarms };
   }
 
   private alarm(name: string, metric: cw.IMetric, props: Omit<cw.CreateAlarmOptions, 'alarmName'>): cw.Alarm {

@@ -8,7 +8,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardResourceFindings, wildcardUnder } from './acknowledge';
+import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardFindings, wildcardResourceFindings } from './acknowledge';
 import { propError } from './errors';
 import { SecureBucket } from './secure-bucket';
 import { BundledFunction } from '../handlers/bundled-function';
@@ -81,7 +81,7 @@ export class ReplayMachine extends Construct {
     super(scope, id);
     const share = props.writeShare ?? 0.5;
     if (!(share > 0 && share <= 1)) throw propError(this, 'writeShare', `(${share}) must be in (0, 1]: the share of the target's write capacity a replay may use`);
-    if (props.targets.length === 0) throw propError(this, 'replayTargets', 'must list at least one stream');
+    if (props.targets.length === 0) throw propError(this, 'targets', 'must list at least one stream');
     const onDemand = props.onDemandWriteCapacity ?? { recordsPerSecond: 4000, bytesPerSecond: 4 * 1024 * 1024 };
     if (!(onDemand.recordsPerSecond > 0) || !(onDemand.bytesPerSecond > 0)) throw propError(this, 'onDemandWriteCapacity', 'must give positive recordsPerSecond and bytesPerSecond');
 
@@ -139,12 +139,10 @@ export class ReplayMachine extends Construct {
     }
     this.planner = planner;
     this.worker = worker;
-    const wildcardReason = {
-      [wildcardUnder(this, props.archiveBucket.bucketArn, `/${props.archivePrefix}*`) ?? '']: 'The worker reads archive objects whose names Firehose generates under the archive prefix.',
-      [wildcardUnder(this, this.stateBucket.bucketArn, `/${statePrefix}*`) ?? '']: 'The worker reads and writes its own per-replay markers and checkpoints under the state prefix.',
-    };
-    delete wildcardReason[''];
-    acknowledge(worker.role!, wildcardReason);
+    acknowledge(worker.role!, wildcardFindings(this, [
+      [props.archiveBucket.bucketArn, `/${props.archivePrefix}*`, 'The worker reads archive objects whose names Firehose generates under the archive prefix.'],
+      [this.stateBucket.bucketArn, `/${statePrefix}*`, 'The worker reads and writes its own per-replay markers and checkpoints under the state prefix.'],
+    ]));
 
     // ---- the definition
     const plan = new tasks.LambdaInvoke(this, 'Plan', {
@@ -209,7 +207,7 @@ export class ReplayMachine extends Construct {
     acknowledge(this.stateMachine.role, {
       ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
       'AwsSolutions-IAM5[Resource::*]': 'CloudWatch Logs delivery (logs:CreateLogDelivery and related) and X-Ray tracing do not support resource-level permissions.',
-      ...Object.fromEntries([planner, worker].map((fn) => [wildcardUnder(this, fn.functionArn, ':*'), 'lambda:InvokeFunction on this replay\'s own function and its versions only.']).filter(([k]) => k !== undefined)),
+      ...wildcardFindings(this, [planner, worker].map((fn): [string, string, string] => [fn.functionArn, ':*', 'lambda:InvokeFunction on this replay\'s own function and its versions only.'])),
     });
   }
 }

@@ -8,6 +8,7 @@ import type { ReplayArchiveProps } from './replay-archive-props';
 import { AccessLogBucket } from '../core/access-log-bucket';
 import { ArchiveDelivery } from '../core/archive-delivery';
 import { ArchiveTable } from '../core/archive-table';
+import { namePropsAs } from '../core/errors';
 import { PipelineKey } from '../core/pipeline-key';
 import { PipelineMonitor } from '../core/pipeline-monitor';
 import { REPLAY_METRICS_NAMESPACE, ReplayMachine } from '../core/replay-machine';
@@ -68,6 +69,7 @@ export class ReplayArchive extends Construct {
       database: this.database,
       projectionStart: props.projectionStart,
     }).table;
+    namePropsAs(this, 'Replay', { targets: 'replayTargets' });
     this.replay = new ReplayMachine(this, 'Replay', {
       archiveBucket: this.bucket,
       archivePrefix: this.delivery.prefix,

@@ -5,7 +5,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { StreamingLakeProps } from './streaming-lake-props';
 import { AccessLogBucket } from '../core/access-log-bucket';
-import { propError } from '../core/errors';
+import { namePropsAs, propError } from '../core/errors';
 import { DEFAULT_RETENTION, IngestStream } from '../core/ingest-stream';
 import { LakeTable } from '../core/lake-table';
 import { ParquetDelivery } from '../core/parquet-delivery';
@@ -116,18 +116,18 @@ export class StreamingLake extends Construct {
     // 6. Raw zone: the archive of every record, its table and the replay machine.
     if (raw) {
       const o = props.rawArchiveOptions ?? {};
-      // Checked here so errors name the lake's props, not the archive's.
+      // The archive passes on no Object Lock without a retention, so it cannot see this one.
       if (props.rawObjectLockMode !== undefined && !props.rawObjectLockRetention) {
         throw propError(this, 'rawObjectLockMode', 'needs rawObjectLockRetention (the retention period of the lock)');
       }
-      SecureBucket.validateLifecycle(this, props.rawLifecycle ?? {}, 'rawLifecycle', props.rawObjectLockRetention);
-      if (o.lanes !== undefined && (!Number.isInteger(o.lanes) || o.lanes < 1 || o.lanes > 100)) {
-        throw propError(this, 'rawArchiveOptions.lanes', `(${o.lanes}) must be an integer 1-100`);
-      }
-      if (o.writeShare !== undefined && !(o.writeShare > 0 && o.writeShare <= 1)) {
-        throw propError(this, 'rawArchiveOptions.writeShare', `(${o.writeShare}) must be in (0, 1]: the share of the target's write capacity a replay may use`);
-      }
-      if (o.replayTargets !== undefined && o.replayTargets.length === 0) throw propError(this, 'rawArchiveOptions.replayTargets', 'must list at least one stream');
+      // The archive's blocks check the rest, naming the lake's props.
+      namePropsAs(this, 'Raw', {
+        lifecycle: 'rawLifecycle',
+        lanes: 'rawArchiveOptions.lanes',
+        replayTargets: 'rawArchiveOptions.replayTargets',
+        writeShare: 'rawArchiveOptions.writeShare',
+        onDemandWriteCapacity: 'rawArchiveOptions.onDemandWriteCapacity',
+      });
       this.archive = new ReplayArchive(this, 'Raw', {
         stream: this.stream,
         encryptionKey: this.encryptionKey,

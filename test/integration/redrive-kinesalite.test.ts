@@ -11,6 +11,7 @@
  * kinesalite, so streams here are small and deleted after each test.
  */
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
 import {
   DeleteStreamCommand,
   PutRecordsCommand,
@@ -19,6 +20,7 @@ import {
 import { CreateBucketCommand, GetObjectTaggingCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { RedriveConfig, RedriveIo } from '../../lambda/redrive/core';
 import { packPutRecords, putAllRecords, type PutRecordsEntry, type PutRecordsInput, type PutRecordsSend } from '../../lambda/shared/put-records-packer';
+import { coldRequire } from '../support/cold-start';
 import { createKinesaliteStream, kinesisClient, localAwsEndpoints, readKinesaliteStream, s3Client, type StreamRecord } from './local-aws';
 
 const MiB = 1024 * 1024;
@@ -37,18 +39,7 @@ beforeAll(async () => {
   s3 = s3Client(endpoints.s3);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
   // index.ts reads STREAM_ARN and builds its own clients at init; the tests use createHandler with local clients.
-  const saved = { STREAM_ARN: process.env.STREAM_ARN, AWS_REGION: process.env.AWS_REGION };
-  Object.assign(process.env, { STREAM_ARN: 'unused-at-init', AWS_REGION: 'us-east-1' });
-  try {
-    jest.isolateModules(() => {
-      index = require('../../lambda/redrive/index');
-    });
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+  index = coldRequire<IndexModule>(path.join(__dirname, '..', '..', 'lambda', 'redrive', 'index'), { STREAM_ARN: 'unused-at-init', AWS_REGION: 'us-east-1' });
 });
 
 afterAll(() => {

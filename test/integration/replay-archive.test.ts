@@ -44,9 +44,7 @@
  *
  * Seeded (bench/prng.ts mulberry32): REPLAY_ARCHIVE_SEED=<n> repeats a run.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
@@ -55,9 +53,7 @@ import {
   PutRecordsCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import * as kinesisAgg from 'aws-kinesis-agg';
-import * as protobuf from 'protobufjs';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { prng } from '../../bench/prng';
 import {
   arrivalPartition,
@@ -72,7 +68,9 @@ import { deaggregate } from '../../lambda/shared/kpl';
 import { parseConfig as parsePlannerConfig, plan, ReplayRequestError, summarize, type Plan, type PlannerConfig, type PlannerIo } from '../../lambda/replay-planner/core';
 import { doneMarkerKey, parseWorkerConfig, progressKey, type ReplayIo, type ReplayOptions } from '../../lambda/replay-worker/core';
 import type { PutRecordsInput, PutRecordsOutput, PutRecordsSend } from '../../lambda/shared/put-records-packer';
-import { createKinesaliteStream, kinesisClient, localAwsEndpoints, readKinesaliteStream, s3Client, type StreamRecord } from './local-aws';
+import { coldRequire, ensureBundled } from '../support/cold-start';
+import { AggregatedRecord, deaggregateWithAwsKinesisAgg } from '../support/kpl-reference';
+import { createKinesaliteStream, getS3Object, kinesisClient, listS3Keys, localAwsEndpoints, readKinesaliteStream, s3Client, type StreamRecord } from './local-aws';
 import {
   arrivalTimeline,
   firehoseFlushes,
@@ -123,15 +121,6 @@ const FAR_FROM_TIMEOUT: LambdaContextLike = { getRemainingTimeInMillis: () => 90
 /** Segments of 4 records, so objects take several segments and a checkpoint lands inside them. */
 const SMALL_SEGMENTS: Omit<ReplayOptions, 'remainingTimeMs'> = { segment: { maxRecords: 4 } };
 
-// The KPL's aggregation schema (amazon-kinesis-producer messages.proto), to read the replay_id tag independently.
-const AggregatedRecord = protobuf.parse(`
-syntax = "proto2";
-package aws.kinesis.protobuf;
-message Tag { required string key = 1; optional string value = 2; }
-message Record { required uint64 partition_key_index = 1; optional uint64 explicit_hash_key_index = 2; required bytes data = 3; repeated Tag tags = 4; }
-message AggregatedRecord { repeated string partition_key_table = 1; repeated string explicit_hash_key_table = 2; repeated Record records = 3; }
-`, { keepCase: true }).root.lookupType('aws.kinesis.protobuf.AggregatedRecord');
-
 // ---------------------------------------------------------------- what the archive holds
 
 interface Archived extends ArchivedRecord {
@@ -181,21 +170,8 @@ async function deleteStreams(): Promise<void> {
 
 const readStream = (name: string): Promise<StreamRecord[]> => readKinesaliteStream(kinesis, name);
 
-async function listKeys(bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key as string));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
-}
-
-async function getObject(bucket: string, key: string): Promise<Buffer> {
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-}
+const listKeys = (bucket: string, prefix: string): Promise<string[]> => listS3Keys(s3, bucket, prefix);
+const getObject = (bucket: string, key: string): Promise<Buffer> => getS3Object(s3, bucket, key);
 
 async function inBatches<T>(items: readonly T[], size: number, f: (item: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(f));
@@ -207,36 +183,12 @@ type ProcessorHandler = (event: unknown) => Promise<{ records: { recordId: strin
 
 /** A cold start of the bundled archive processor with the construct's environment (ArchiveDelivery: ARCHIVE_BUCKETS = lanes). */
 function loadProcessor(): ProcessorHandler {
-  if (!fs.existsSync(PROCESSOR_ASSET)) execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', 'scripts', 'bundle-handlers.mjs')]);
-  const saved = process.env.ARCHIVE_BUCKETS;
-  process.env.ARCHIVE_BUCKETS = String(LANES);
-  try {
-    let handler: ProcessorHandler | undefined;
-    jest.isolateModules(() => {
-      handler = (require(PROCESSOR_ASSET) as { handler: ProcessorHandler }).handler;
-    });
-    return handler as ProcessorHandler;
-  } finally {
-    if (saved === undefined) delete process.env.ARCHIVE_BUCKETS;
-    else process.env.ARCHIVE_BUCKETS = saved;
-  }
+  ensureBundled(PROCESSOR_ASSET);
+  return coldRequire<{ handler: ProcessorHandler }>(PROCESSOR_ASSET, { ARCHIVE_BUCKETS: String(LANES) }).handler;
 }
 
 function loadWorker(): WorkerIndex {
-  const saved = Object.fromEntries(Object.keys(WORKER_ENV).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, WORKER_ENV);
-  try {
-    let mod: WorkerIndex | undefined;
-    jest.isolateModules(() => {
-      mod = require('../../lambda/replay-worker/index');
-    });
-    return mod as WorkerIndex;
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+  return coldRequire<WorkerIndex>(path.join(__dirname, '..', '..', 'lambda', 'replay-worker', 'index'), WORKER_ENV);
 }
 
 async function buildArchive(): Promise<Fixture> {
@@ -525,14 +477,7 @@ async function delivered(target: Stream, replayId: string): Promise<{ records: D
       continue;
     }
     const original = fixture.users[id].data;
-    let theirs: { error?: string; records: { partitionKey?: string; data: string }[] } | undefined;
-    kinesisAgg.deaggregateSync(
-      { data: r.data.toString('base64'), partitionKey: r.partitionKey, sequenceNumber: r.sequenceNumber, approximateArrivalTimestamp: r.arrival / 1000, kinesisSchemaVersion: '1.0' } as never,
-      true,
-      (err, userRecords) => {
-        theirs = { error: err?.message, records: (userRecords ?? []) as { partitionKey?: string; data: string }[] };
-      },
-    );
+    const theirs = deaggregateWithAwsKinesisAgg(r.data, r.partitionKey, r.sequenceNumber, r.arrival / 1000);
     if (theirs?.error || theirs?.records.length !== 1 || theirs.records[0].partitionKey !== r.partitionKey || theirs.records[0].data !== original.toString('base64')) {
       problems.push(`${where}: aws-kinesis-agg reads ${JSON.stringify(theirs).slice(0, 200)}`);
     }

@@ -8,9 +8,7 @@
  * tests fail if the handler's partition keys, the Firehose prefix and the
  * table's storage.location.template ever disagree.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   CreateStreamCommand,
@@ -22,11 +20,12 @@ import {
   type KinesisClient,
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { EventTimeFormat, PartitionKeySource, PartitionSpec, TimeGranularity } from '../../lib';
-import { kinesisClient, localAwsEndpoints, REGION, s3Client } from './local-aws';
+import { coldRequire, ensureBundled } from '../support/cold-start';
+import { getS3Object as getObject, kinesisClient, listS3Keys as listKeys, localAwsEndpoints, REGION, s3Client } from './local-aws';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const HANDLER_ASSET = path.join(ROOT, 'assets', 'lambda', 'firehose-transform', 'index.js');
@@ -203,31 +202,12 @@ function firehoseEvent(streamArn: string, records: StreamRecord[]): FirehoseEven
   };
 }
 
-function ensureBundledHandler(): void {
-  if (fs.existsSync(HANDLER_ASSET)) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'bundle-handlers.mjs')], { cwd: ROOT, stdio: 'pipe' });
-  if (!fs.existsSync(HANDLER_ASSET)) throw new Error(`bundle-handlers did not produce ${HANDLER_ASSET}`);
-}
-
 /**
  * A cold start of the bundled handler: a fresh module instance that reads
  * `env` at init, exactly as Lambda would with the construct's environment.
  */
 function coldStart(env: Record<string, string>): Handler {
-  let handler: Handler | undefined;
-  jest.isolateModules(() => {
-    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    Object.assign(process.env, env);
-    try {
-      handler = (require(HANDLER_ASSET) as { handler: Handler }).handler;
-    } finally {
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
-  });
-  return handler!;
+  return coldRequire<{ handler: Handler }>(HANDLER_ASSET, env).handler;
 }
 
 /** Invokes the handler with its per-invocation log line captured (and checked to hold counts only). */
@@ -315,22 +295,6 @@ async function deliver(s3: S3Client, bucket: string, event: FirehoseEvent, respo
 
 // ---------------------------------------------------------------- S3 and Athena
 
-async function listKeys(s3: S3Client, bucket: string, prefix = ''): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
-}
-
-async function getObject(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await res.Body!.transformToByteArray());
-}
-
 /**
  * The partition values Athena's projection would assign to `key`, or an
  * explanation of why projection would never read it: the key must sit under
@@ -390,7 +354,7 @@ describe('StreamingLake data path: kinesalite → bundled transform → Firehose
   const unique = `${process.pid}-${Date.now().toString(36)}`;
 
   beforeAll(() => {
-    ensureBundledHandler();
+    ensureBundled(HANDLER_ASSET);
     const endpoints = localAwsEndpoints();
     kinesis = kinesisClient(endpoints.kinesis);
     s3 = s3Client(endpoints.s3);

@@ -1,5 +1,3 @@
-import { execFileSync } from 'child_process';
-import * as fs from 'fs';
 import * as path from 'path';
 import {
   archiveRecord,
@@ -27,6 +25,7 @@ import {
   type ArchivedRecord,
 } from '../../lambda/shared/archive-format';
 import { prng } from '../../bench/prng';
+import { coldRequire, ensureBundled, onlyEnv } from '../support/cold-start';
 
 const CONFIG: ArchiveConfig = { buckets: DEFAULT_ARCHIVE_BUCKETS };
 const ARRIVAL = Date.UTC(2024, 5, 1, 10, 15, 30, 123); // 2024-06-01T10:15:30.123Z
@@ -399,21 +398,7 @@ const ENV_KEYS = ['ARCHIVE_BUCKETS'];
 type Handler = (event: ArchiveProcessorEvent) => Promise<ArchiveProcessorResponse>;
 
 function loadHandler(modulePath: string, env: Record<string, string>): Handler {
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, env);
-  try {
-    let handler: Handler | undefined;
-    jest.isolateModules(() => {
-      handler = require(modulePath).handler;
-    });
-    return handler!;
-  } finally {
-    for (const k of ENV_KEYS) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
+  return coldRequire<{ handler: Handler }>(modulePath, onlyEnv(ENV_KEYS, env)).handler;
 }
 
 function event(records: ArchiveSourceRecord[]): ArchiveProcessorEvent {
@@ -435,7 +420,7 @@ describe.each([
 ])('handler (%s)', (_, modulePath) => {
   let log: jest.SpyInstance;
   beforeAll(() => {
-    if (modulePath === ASSET && !fs.existsSync(ASSET)) execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'bundle-handlers.mjs')]);
+    if (modulePath === ASSET) ensureBundled(ASSET);
   });
   beforeEach(() => {
     log = jest.spyOn(console, 'log').mockImplementation(() => undefined);

@@ -1,3 +1,4 @@
+import * as path from 'path';
 import {
   parseConfig,
   RESPONSE_BUDGET_BYTES,
@@ -8,6 +9,7 @@ import {
   type TransformConfig,
 } from '../../lambda/firehose-transform/core';
 import type { FirehoseTransformEvent, FirehoseTransformResponse } from '../../lambda/firehose-transform/index';
+import { coldRequire, onlyEnv } from '../support/cold-start';
 
 const LAMBDA_RESPONSE_LIMIT = 6_291_456;
 
@@ -424,21 +426,7 @@ const ENV_KEYS = ['EVENT_TIME_FIELD', 'EVENT_TIME_FORMAT', 'EVENT_TIME_GRANULARI
 type Handler = (event: FirehoseTransformEvent) => Promise<FirehoseTransformResponse>;
 
 function loadHandler(env: Record<string, string>): Handler {
-  const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, env);
-  try {
-    let handler: Handler | undefined;
-    jest.isolateModules(() => {
-      handler = require('../../lambda/firehose-transform/index').handler;
-    });
-    return handler!;
-  } finally {
-    for (const k of ENV_KEYS) {
-      if (saved[k] === undefined) delete process.env[k];
-      else process.env[k] = saved[k];
-    }
-  }
+  return coldRequire<{ handler: Handler }>(path.join(__dirname, '..', '..', 'lambda', 'firehose-transform', 'index'), onlyEnv(ENV_KEYS, env)).handler;
 }
 
 const ENV = {

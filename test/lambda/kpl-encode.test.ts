@@ -5,8 +5,6 @@
  * own decoder lambda/shared/kpl.ts.
  */
 import { createHash } from 'node:crypto';
-import * as kinesisAgg from 'aws-kinesis-agg';
-import * as protobuf from 'protobufjs';
 import { deaggregate, isAggregated } from '../../lambda/shared/kpl';
 import {
   encodeKplAggregate,
@@ -17,30 +15,10 @@ import {
   type KplUserRecordInput,
 } from '../../lambda/shared/kpl-encode';
 import { prng } from '../../bench/prng';
+import { AggregatedRecord, deaggregateWithAwsKinesisAgg, MAGIC, type PbAggregate } from '../support/kpl-reference';
 
-// The KPL's aggregation schema, as published in amazon-kinesis-producer (aggregation-format.md, messages.proto).
-const KPL_PROTO = `
-syntax = "proto2";
-package aws.kinesis.protobuf;
-message Tag { required string key = 1; optional string value = 2; }
-message Record {
-  required uint64 partition_key_index     = 1;
-  optional uint64 explicit_hash_key_index = 2;
-  required bytes  data                    = 3;
-  repeated Tag    tags                    = 4;
-}
-message AggregatedRecord {
-  repeated string partition_key_table     = 1;
-  repeated string explicit_hash_key_table = 2;
-  repeated Record records                 = 3;
-}
-`;
-const AggregatedRecord = protobuf.parse(KPL_PROTO, { keepCase: true }).root.lookupType('aws.kinesis.protobuf.AggregatedRecord');
-const MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
-
-interface PbTag { key: string; value?: string }
-interface PbRecord { partition_key_index: number; explicit_hash_key_index?: number; data: Buffer; tags?: PbTag[] }
-interface PbAggregate { partition_key_table: string[]; explicit_hash_key_table: string[]; records: PbRecord[] }
+/** An aggregate as protobufjs reads ours back (defaults: false, arrays: true), or as the model gives it. */
+type Aggregate = Required<PbAggregate>;
 
 /** Splits an aggregate into magic / message / digest, checking the framing. */
 function unframe(bytes: Buffer): Buffer {
@@ -51,13 +29,13 @@ function unframe(bytes: Buffer): Buffer {
 }
 
 /** protobufjs's view of an aggregate we encoded. */
-function decodeWithProtobufjs(bytes: Buffer): PbAggregate {
+function decodeWithProtobufjs(bytes: Buffer): Aggregate {
   const decoded = AggregatedRecord.toObject(AggregatedRecord.decode(unframe(bytes)), { longs: Number, bytes: Buffer, arrays: true, defaults: false });
-  return decoded as PbAggregate;
+  return decoded as Aggregate;
 }
 
 /** The model the KPL format gives for our input: tables in first-appearance order. */
-function model(records: readonly KplUserRecordInput[]): PbAggregate {
+function model(records: readonly KplUserRecordInput[]): Aggregate {
   const pks: string[] = [];
   const ehks: string[] = [];
   const at = (table: string[], v: string): number => (table.includes(v) ? table.indexOf(v) : table.push(v) - 1);
@@ -68,17 +46,6 @@ function model(records: readonly KplUserRecordInput[]): PbAggregate {
     tags: (r.tags ?? []).map((t) => ({ key: t.key, ...(t.value !== undefined ? { value: t.value } : {}) })),
   }));
   return { partition_key_table: pks, explicit_hash_key_table: ehks, records: out };
-}
-
-/** aws-kinesis-agg's synchronous de-aggregation, checksums verified. */
-function deaggregateWithAwsKinesisAgg(bytes: Buffer, partitionKey: string): { error?: string; records: { partitionKey?: string; data: string; subSequenceNumber?: number }[] } {
-  let result: { error?: string; records: { partitionKey?: string; data: string }[] } | undefined;
-  kinesisAgg.deaggregateSync(
-    { data: bytes.toString('base64'), partitionKey, sequenceNumber: '49590338271490256608559692538361571095921575989136588898', approximateArrivalTimestamp: 1717236000, kinesisSchemaVersion: '1.0' },
-    true,
-    (err, userRecords) => { result = { error: err?.message, records: (userRecords ?? []) as { partitionKey?: string; data: string }[] }; },
-  );
-  return result!;
 }
 
 const randomRecords = (rand: () => number, n: number, withEhk: boolean): KplUserRecordInput[] => {

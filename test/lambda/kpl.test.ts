@@ -4,35 +4,11 @@
  * (the npm package most Node users de-aggregate with). Nothing here is
  * encoded by the code under test.
  */
-import { createHash } from 'node:crypto';
 import * as kinesisAgg from 'aws-kinesis-agg';
 import * as protobuf from 'protobufjs';
 import { deaggregate, isAggregated, KplDecodeError, type UserRecord } from '../../lambda/shared/kpl';
 import { prng } from '../../bench/prng';
-
-// The KPL's aggregation schema, as published in amazon-kinesis-producer (aggregation-format.md, messages.proto).
-const KPL_PROTO = `
-syntax = "proto2";
-package aws.kinesis.protobuf;
-
-message Tag {
-  required string key   = 1;
-  optional string value = 2;
-}
-
-message Record {
-  required uint64 partition_key_index     = 1;
-  optional uint64 explicit_hash_key_index = 2;
-  required bytes  data                    = 3;
-  repeated Tag    tags                    = 4;
-}
-
-message AggregatedRecord {
-  repeated string partition_key_table     = 1;
-  repeated string explicit_hash_key_table = 2;
-  repeated Record records                 = 3;
-}
-`;
+import { AggregatedRecord, deaggregateWithAwsKinesisAgg, frame, MAGIC, type PbAggregate, type PbRecord } from '../support/kpl-reference';
 
 // A hypothetical newer producer: extra fields of every skippable wire type at both levels.
 const FUTURE_PROTO = `
@@ -70,19 +46,8 @@ message LooseAggregatedRecord { repeated string partition_key_table = 1; repeate
 `;
 
 const parse = (text: string): protobuf.Root => protobuf.parse(text, { keepCase: true }).root;
-const AggregatedRecord = parse(KPL_PROTO).lookupType('aws.kinesis.protobuf.AggregatedRecord');
 const FutureAggregatedRecord = parse(FUTURE_PROTO).lookupType('FutureAggregatedRecord');
 const LooseAggregatedRecord = parse(LOOSE_PROTO).lookupType('LooseAggregatedRecord');
-
-const MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
-
-interface PbRecord { partition_key_index: number; explicit_hash_key_index?: number; data: Buffer; tags?: { key: string; value?: string }[] }
-interface PbAggregate { partition_key_table?: string[]; explicit_hash_key_table?: string[]; records?: PbRecord[] }
-
-/** The KPL's framing around any protobuf bytes: magic, message, MD5 of the message. */
-function frame(message: Uint8Array): Buffer {
-  return Buffer.concat([MAGIC, message, createHash('md5').update(message).digest()]);
-}
 
 function encode(aggregate: PbAggregate): Buffer {
   return Buffer.from(AggregatedRecord.encode(aggregate).finish());
@@ -442,7 +407,6 @@ describe('corrupt aggregates (magic and MD5 valid, protobuf malformed) throw Kpl
 // ---- aws-kinesis-agg interop --------------------------------------------------------------
 
 interface AggInput { partitionKey: string; explicitHashKey?: string; data: Buffer }
-interface AggOutput { partitionKey?: string; explicitPartitionKey?: string; subSequenceNumber?: number; data: string }
 
 /** aws-kinesis-agg's `aggregate`: splits the input into ≤1 MiB aggregates. */
 function aggregateWithAwsKinesisAgg(records: AggInput[]): Promise<{ partitionKey: string; data: Buffer }[]> {
@@ -458,17 +422,6 @@ function aggregateWithAwsKinesisAgg(records: AggInput[]): Promise<{ partitionKey
       (error) => reject(error),
     );
   });
-}
-
-/** aws-kinesis-agg's synchronous de-aggregation of a Lambda Kinesis payload, checksums verified. */
-function deaggregateWithAwsKinesisAgg(bytes: Buffer, partitionKey: string): { error?: string; records: AggOutput[] } {
-  let result: { error?: string; records: AggOutput[] } | undefined;
-  kinesisAgg.deaggregateSync(
-    { data: bytes.toString('base64'), partitionKey, sequenceNumber: '49590338271490256608559692538361571095921575989136588898', approximateArrivalTimestamp: 1717236000, kinesisSchemaVersion: '1.0' },
-    true,
-    (err, userRecords) => { result = { error: err?.message, records: (userRecords ?? []) as AggOutput[] }; },
-  );
-  return result!;
 }
 
 describe('interop with aws-kinesis-agg', () => {

@@ -1,3 +1,4 @@
+import * as path from 'path';
 import {
   isSameStream,
   parseConfig,
@@ -15,6 +16,7 @@ import {
   type StreamRecord,
 } from '../../lambda/redrive/core';
 import type { PutRecordsInput, PutRecordsOutput } from '../../lambda/shared/put-records-packer';
+import { coldRequire } from '../support/cold-start';
 
 const STREAM_ARN = 'arn:aws:kinesis:us-east-2:123456789012:stream/mystream';
 const SHARD = 'shardId-000000000001';
@@ -487,24 +489,8 @@ describe('redrive', () => {
 
 describe('redrive handler (index.ts)', () => {
   type IndexModule = typeof import('../../lambda/redrive/index');
-  const load = (env: Record<string, string | undefined>): IndexModule => {
-    const saved = { STREAM_ARN: process.env.STREAM_ARN, AWS_REGION: process.env.AWS_REGION };
-    Object.assign(process.env, { AWS_REGION: 'us-east-1' });
-    if (env.STREAM_ARN === undefined) delete process.env.STREAM_ARN;
-    else process.env.STREAM_ARN = env.STREAM_ARN;
-    try {
-      let mod: IndexModule | undefined;
-      jest.isolateModules(() => {
-        mod = require('../../lambda/redrive/index');
-      });
-      return mod as IndexModule;
-    } finally {
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
-  };
+  const load = (env: Record<string, string | undefined>): IndexModule =>
+    coldRequire<IndexModule>(path.join(__dirname, '..', '..', 'lambda', 'redrive', 'index'), { AWS_REGION: 'us-east-1', STREAM_ARN: env.STREAM_ARN });
   const s3Event = (key: string) => ({ Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key } } }] });
 
   beforeEach(() => jest.spyOn(console, 'log').mockImplementation(() => undefined));

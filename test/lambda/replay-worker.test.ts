@@ -4,9 +4,8 @@
  * independent aws-kinesis-agg (checksums verified) and protobufjs, never with
  * the encoder under test.
  */
+import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import * as kinesisAgg from 'aws-kinesis-agg';
-import * as protobuf from 'protobufjs';
 import { arrivalPartition, bucketOf, encodeArchiveLine } from '../../lambda/shared/archive-format';
 import type { PutRecordsInput, PutRecordsOutput } from '../../lambda/shared/put-records-packer';
 import {
@@ -25,6 +24,8 @@ import {
   type ReplayResult,
 } from '../../lambda/replay-worker/core';
 import { prng } from '../../bench/prng';
+import { coldRequire, onlyEnv } from '../support/cold-start';
+import { AggregatedRecord, deaggregateWithAwsKinesisAgg } from '../support/kpl-reference';
 
 // ---------------------------------------------------------------- fixtures
 
@@ -240,12 +241,7 @@ const expectedOf = (w: World, i: ReplayInput, keep: (s: Src) => boolean = () => 
 function delivered(w: World, tagging: 'none' | 'kpl-tag'): { partitionKey: string; data: Buffer }[] {
   if (tagging === 'none') return w.stream.map(({ partitionKey, data }) => ({ partitionKey, data }));
   return w.stream.flatMap(({ partitionKey, data }) => {
-    let result: { error?: string; records: { partitionKey?: string; data: string }[] } | undefined;
-    kinesisAgg.deaggregateSync(
-      { data: data.toString('base64'), partitionKey, sequenceNumber: '1', approximateArrivalTimestamp: 1, kinesisSchemaVersion: '1.0' },
-      true,
-      (err, records) => { result = { error: err?.message, records: (records ?? []) as { partitionKey?: string; data: string }[] }; },
-    );
+    const result = deaggregateWithAwsKinesisAgg(data, partitionKey, '1', 1);
     expect(result!.error).toBeUndefined();
     return result!.records.map((r) => ({ partitionKey: r.partitionKey ?? '', data: Buffer.from(r.data, 'base64') }));
   });
@@ -501,14 +497,8 @@ describe('order and exact bytes', () => {
     expectExactlyOnce(w, expectedOf(w, i), 'kpl-tag');
 
     // protobufjs with the published schema: one record, index 0, the replay_id tag.
-    const root = protobuf.parse(`syntax = "proto2";
-      message Tag { required string key = 1; optional string value = 2; }
-      message Record { required uint64 partition_key_index = 1; optional uint64 explicit_hash_key_index = 2; required bytes data = 3; repeated Tag tags = 4; }
-      message AggregatedRecord { repeated string partition_key_table = 1; repeated string explicit_hash_key_table = 2; repeated Record records = 3; }`,
-    { keepCase: true }).root;
-    const Agg = root.lookupType('AggregatedRecord');
     for (const s of w.stream) {
-      const m = Agg.toObject(Agg.decode(s.data.subarray(4, s.data.length - 16)), { longs: Number, arrays: true }) as {
+      const m = AggregatedRecord.toObject(AggregatedRecord.decode(s.data.subarray(4, s.data.length - 16)), { longs: Number, arrays: true }) as {
         partition_key_table: string[]; records: { partition_key_index: number; tags: { key: string; value: string }[] }[];
       };
       expect(m.partition_key_table).toEqual([s.partitionKey]);
@@ -959,25 +949,8 @@ describe('EMF', () => {
 describe('handler (index.ts)', () => {
   type IndexModule = typeof import('../../lambda/replay-worker/index');
   const ENV = { STATE_BUCKET: STATE, STATE_PREFIX, REPLAY_STATE_MACHINE_NAME: 'orders-replay', AWS_REGION: 'us-east-1' };
-  const load = (env: Record<string, string | undefined>): IndexModule => {
-    const saved = Object.fromEntries(Object.keys(ENV).map((k) => [k, process.env[k]]));
-    for (const [k, v] of Object.entries({ ...Object.fromEntries(Object.keys(ENV).map((k) => [k, undefined])), ...env })) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-    try {
-      let mod: IndexModule | undefined;
-      jest.isolateModules(() => {
-        mod = require('../../lambda/replay-worker/index');
-      });
-      return mod as IndexModule;
-    } finally {
-      for (const [k, v] of Object.entries(saved)) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
-  };
+  const load = (env: Record<string, string | undefined>): IndexModule =>
+    coldRequire<IndexModule>(path.join(__dirname, '..', '..', 'lambda', 'replay-worker', 'index'), onlyEnv(Object.keys(ENV), env));
   const context = { getRemainingTimeInMillis: () => 900_000 };
   const event = { replayId: 'replay-1', archiveBucket: ARCHIVE, archivePrefix: PREFIX, lane: 3, fromMs: new Date(T0).toISOString(), toMs: T0 + HOUR, targetStream: STREAM, rate: { recordsPerSecond: 1e9, bytesPerSecond: 1e12 }, tagging: 'none', stateBucket: 'ignored', statePrefix: 'ignored/' };
 

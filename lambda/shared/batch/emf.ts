@@ -11,18 +11,14 @@ export interface EmfOptions {
   readonly timestamp?: number;
 }
 
-/** The EMF document for a batch's stats. */
-export function batchMetrics(stats: BatchStats, options: EmfOptions): Record<string, unknown> {
-  const metrics: [string, number, string][] = [
-    ['Records', stats.userRecords, 'Count'],
-    ['Processed', stats.processed, 'Count'],
-    ['Failures', stats.failed, 'Count'],
-    ['DuplicatesSkipped', stats.duplicates, 'Count'],
-    ['DeadLettered', stats.deadLettered, 'Count'],
-    ['Redelivered', stats.skipped, 'Count'],
-    ['UnsettledClaims', stats.unsettledClaims ?? 0, 'Count'],
-    ['BatchDuration', stats.durationMs, 'Milliseconds'],
-  ];
+/** A metric: name, value, CloudWatch unit. */
+export type EmfMetric = readonly [name: string, value: number, unit: string];
+
+/**
+ * An EMF document: the `_aws` metadata, the dimension values, then the metric values. Spread it and add plain
+ * properties after it (searchable in Logs Insights, not metrics).
+ */
+export function emfDocument(metrics: readonly EmfMetric[], options: EmfOptions): Record<string, unknown> {
   return {
     _aws: {
       Timestamp: options.timestamp ?? Date.now(),
@@ -34,6 +30,22 @@ export function batchMetrics(stats: BatchStats, options: EmfOptions): Record<str
     },
     ...options.dimensions,
     ...Object.fromEntries(metrics.map(([name, value]) => [name, value])),
+  };
+}
+
+/** The EMF document for a batch's stats. */
+export function batchMetrics(stats: BatchStats, options: EmfOptions): Record<string, unknown> {
+  return {
+    ...emfDocument([
+      ['Records', stats.userRecords, 'Count'],
+      ['Processed', stats.processed, 'Count'],
+      ['Failures', stats.failed, 'Count'],
+      ['DuplicatesSkipped', stats.duplicates, 'Count'],
+      ['DeadLettered', stats.deadLettered, 'Count'],
+      ['Redelivered', stats.skipped, 'Count'],
+      ['UnsettledClaims', stats.unsettledClaims ?? 0, 'Count'],
+      ['BatchDuration', stats.durationMs, 'Milliseconds'],
+    ], options),
     failuresByReason: stats.failuresByReason,
   };
 }
