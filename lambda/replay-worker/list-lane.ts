@@ -85,7 +85,7 @@ export class LaneObjects {
 }
 
 /** The lane's hour prefixes in the window, from the cursor's hour on. */
-export function lanePrefixes(input: Pick<ReplayInput, 'archivePrefix' | 'lane' | 'fromMs' | 'toMs' | 'cursor'>): string[] {
+function lanePrefixes(input: Pick<ReplayInput, 'archivePrefix' | 'lane' | 'fromMs' | 'toMs' | 'cursor'>): string[] {
   const { cursor } = input;
   return hourPrefixes(input.fromMs, input.toMs)
     .map((h) => `${input.archivePrefix}${h}bucket=${input.lane}/`)
