@@ -1,9 +1,9 @@
 // Builds `cdk-streaming-pipelines/runtime`: one CommonJS bundle (AWS SDK external, as in the
 // Lambda runtime) plus its type declarations, shipped under assets/runtime.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 
@@ -18,5 +18,22 @@ buildSync({
   tsconfigRaw: { compilerOptions: { strict: true } },
 });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.runtime.json')], { stdio: 'inherit' });
-console.log('built runtime -> assets/runtime (index.js, types/runtime.d.ts)');
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.runtime.json')], { stdio: ['ignore', 2, 2] });
+
+// Ship only the declarations runtime.d.ts reaches: tsc also declares internal modules (the AWS SDK
+// loader among them) whose imports a user's compiler would otherwise try, and fail, to resolve.
+const types = join(out, 'types');
+const reached = new Set();
+const visit = (file) => {
+  if (reached.has(file)) return;
+  reached.add(file);
+  for (const m of readFileSync(file, 'utf8').matchAll(/(?:from\s+|import\()\s*['"](\.[^'"]*)['"]/g)) {
+    visit(resolve(dirname(file), m[1].replace(/\.js$/, '') + '.d.ts'));
+  }
+};
+visit(join(types, 'runtime.d.ts'));
+for (const entry of readdirSync(types, { recursive: true, withFileTypes: true })) {
+  const file = join(entry.parentPath, entry.name);
+  if (entry.isFile() && !reached.has(file)) rmSync(file);
+}
+console.error('built runtime -> assets/runtime (index.js, types/runtime.d.ts)');

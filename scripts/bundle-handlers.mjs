@@ -60,7 +60,7 @@ for (const name of handlers) {
     });
     for (const w of result.warnings) console.warn(`bundle-handlers: ${name}: warning: ${w.text}`);
     const bytes = statSync(join(outdir, 'index.js')).size;
-    console.log(`bundled ${name} ${bytes} bytes -> ${relative(root, join(outdir, 'index.js'))}`);
+    console.error(`bundled ${name} ${bytes} bytes -> ${relative(root, join(outdir, 'index.js'))}`);
   } catch (e) {
     failed = true;
     const errors = e && Array.isArray(e.errors) ? e.errors : [{ text: String(e) }];

@@ -36,3 +36,23 @@ test('grantStore allows exactly the store\'s actions, no wildcards', () => {
 test('the idempotency table is nag-clean', () => {
   expectNagClean((s) => new IdempotencyTable(s, 'Idem', { encryptionKey: new kms.Key(s, 'K', { enableKeyRotation: true }) }));
 });
+
+test('grantStore wires the function: IDEMPOTENCY_TABLE names the table the runtime\'s batchHandler reads by default', () => {
+  const t = synth((s) => {
+    const idem = new IdempotencyTable(s, 'Idem', { encryptionKey: new kms.Key(s, 'K', { enableKeyRotation: true }) });
+    const fn = new lambda.Function(s, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    idem.grantStore(fn);
+    idem.grantStore(fn); // granting twice is harmless
+  });
+  const [tableId] = Object.keys(t.findResources('AWS::DynamoDB::Table'));
+  t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { IDEMPOTENCY_TABLE: { Ref: tableId } } } });
+});
+
+test('one function cannot read two idempotency tables from IDEMPOTENCY_TABLE', () => {
+  expect(() => synth((s) => {
+    const key = new kms.Key(s, 'K', { enableKeyRotation: true });
+    const fn = new lambda.Function(s, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    new IdempotencyTable(s, 'A', { encryptionKey: key }).grantStore(fn);
+    new IdempotencyTable(s, 'B', { encryptionKey: key }).grantStore(fn);
+  })).toThrow(/Fn already reads IDEMPOTENCY_TABLE from TestStack\/A; a function using two idempotency tables must pass idempotency.tableName/);
+});

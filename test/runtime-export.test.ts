@@ -24,7 +24,10 @@ test('the subpath export loads and its batchHandler returns a partial batch resp
       .then((res) => process.stdout.write('RESULT ' + JSON.stringify({ res, seen }) + '\\n'));
   `;
   const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' });
-  expect(r.stderr).toBe('');
+  // The one failed record is named on stderr (the function's log), by sequence number and reason.
+  expect(r.stderr.trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect.objectContaining({ level: 'ERROR', message: 'records failed', records: [{ id: '2', subSequence: 0, outcome: 'failed', reason: 'handler_error', message: 'x' }] }),
+  ]);
   const lines = r.stdout.trim().split('\n');
   const emf = JSON.parse(lines.find((l) => l.includes('"_aws"'))!);
   expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'StreamingPipelines', Dimensions: [['FunctionName', 'Source']] });

@@ -21,7 +21,8 @@ export const handler = batchHandler(async (record) => {
     ExpressionAttributeValues: { ':amount': { N: String(amountCents) }, ':one': { N: '1' } },
   }));
 }, {
-  idempotency: { tableName: required('IDEMPOTENCY_TABLE'), keyField: 'event_id' },
+  // The table is IDEMPOTENCY_TABLE, which IdempotencyTable.grantStore(fn) sets.
+  idempotency: { keyField: 'event_id' },
   metricsNamespace: 'StreamingPipelinesExample',
 });
 

@@ -14,6 +14,7 @@
 import { DecodeFailure, decodeUnits, mayBeAggregate, parseBytes, payloadBytes, type DecodedUnit } from './decode-units';
 import { sourceLanes, type BatchItemFailure, type SourceKind, type SourceLane } from './event-sources';
 import type { ClaimOutcome, IdempotencyStore } from '../idempotency/store';
+import { errorMessage } from '../unknown';
 
 /** A record whose failure is permanent (retrying cannot help): sent to the dead-letter sink when one is set. */
 export class PoisonRecordError extends Error {}
@@ -87,7 +88,28 @@ export interface BatchResult {
   readonly stats: BatchStats;
   /** Per user record outcome, in lane order (for tests and logs). */
   readonly outcomes: { lane: string; index: number; subSequence: number; outcome: Outcome; reason?: string }[];
+  /**
+   * The records that failed or were dead-lettered, each by its item identifier and reason, in lane order, at
+   * most {@link FAILED_RECORDS_LOGGED} of them (`failedRecordsOmitted` counts the rest): what the log names.
+   */
+  readonly failedRecords: FailedRecord[];
+  readonly failedRecordsOmitted: number;
 }
+
+/** One failed or dead-lettered record, as logged. */
+export interface FailedRecord {
+  readonly id: BatchItemFailure['itemIdentifier'];
+  /** Position inside a KPL aggregate (0 for a plain record). */
+  readonly subSequence: number;
+  readonly outcome: 'failed' | 'dead_lettered';
+  readonly reason: string;
+  /** The handler's error message, cut to 200 characters, when it threw. */
+  readonly message?: string;
+}
+
+/** Bound on the records a batch's failure log names: a bad deploy must not turn one batch into megabytes of logs. */
+export const FAILED_RECORDS_LOGGED = 25;
+const MESSAGE_CHARS = 200;
 
 const PERMANENT = new Set(['invalid_base64', 'invalid_utf8', 'invalid_json', 'kpl_corrupt', 'hash_mismatch', 'missing_idempotency_key', 'poison']);
 
@@ -96,6 +118,8 @@ interface Unit extends DecodedUnit {
   pos: number;
   outcome?: Outcome;
   reason?: string;
+  /** The handler's error message, when it threw (for the failed-record log). */
+  detail?: string;
   claimKey?: string;
   claimed?: boolean;
   /** The first occurrence of this unit's key in the batch; this unit shares its fate. */
@@ -199,6 +223,7 @@ function fail(u: Unit, reason: string): void {
 /** A handler's exception as the unit's failure. */
 function failWith(u: Unit, e: unknown): void {
   fail(u, e instanceof PoisonRecordError ? 'poison' : 'handler_error');
+  u.detail = errorMessage(e);
 }
 
 const isThenable = (r: unknown): r is PromiseLike<unknown> => !!r && typeof (r as PromiseLike<unknown>).then === 'function';
@@ -512,6 +537,7 @@ function respond(kind: SourceKind, runs: LaneRun[], durationMs: number, unsettle
   const records = sum((run) => run.records + new Set(run.units.map((u) => u.index)).size);
   const prefix = sum((run) => run.processed);
   let outcomes: BatchResult['outcomes'] | undefined;
+  const failing = all.filter((u) => u.outcome === 'failed' || u.outcome === 'dead_lettered');
   return {
     batchItemFailures: failures,
     stats: {
@@ -522,7 +548,14 @@ function respond(kind: SourceKind, runs: LaneRun[], durationMs: number, unsettle
     get outcomes() {
       return (outcomes ??= listOutcomes(runs));
     },
+    failedRecords: failing.slice(0, FAILED_RECORDS_LOGGED).map(failedRecord),
+    failedRecordsOmitted: Math.max(0, failing.length - FAILED_RECORDS_LOGGED),
   };
+}
+
+function failedRecord(u: Unit): FailedRecord {
+  const record: FailedRecord = { id: u.failureId, subSequence: u.subSequence, outcome: u.outcome as FailedRecord['outcome'], reason: u.reason! };
+  return u.detail === undefined ? record : { ...record, message: u.detail.length > MESSAGE_CHARS ? `${u.detail.slice(0, MESSAGE_CHARS)}…` : u.detail };
 }
 
 function listOutcomes(runs: LaneRun[]): BatchResult['outcomes'] {

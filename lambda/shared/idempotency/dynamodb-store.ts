@@ -35,14 +35,7 @@
  * The SDK client retries throttling on its own too (3 attempts by default);
  * build it with `maxAttempts: 1` to leave the retry budget to this store.
  */
-import type {
-  AttributeValue,
-  BatchGetItemCommand,
-  BatchGetItemCommandOutput,
-  CancellationReason,
-  TransactWriteItemsCommand,
-  TransactWriteItem,
-} from '@aws-sdk/client-dynamodb';
+import { dynamoDb, type AttributeValue, type BatchGetItemCommandOutput, type CancellationReason, type TransactWriteItem } from './dynamodb-sdk';
 import { mapWithConcurrency } from '../concurrency';
 import { realSleep, retryRemaining, type PartialAttempt, type RetryOptions } from '../retry';
 import {
@@ -66,22 +59,23 @@ export const MAX_ITEMS_PER_REQUEST = 100;
 /** The DynamoDB operations this store calls, as reported to `onRequest`. */
 export type DynamoDbOperation = 'TransactWriteItems' | 'BatchGetItem';
 
-/** The part of `DynamoDBClient` the store uses. */
-type DynamoDbModule = typeof import('@aws-sdk/client-dynamodb');
-let sdk: DynamoDbModule | undefined;
-
 /**
- * The SDK's DynamoDB module, required on first use: importing the runtime costs
- * a function without idempotency nothing, and `batchHandler` calls this at
- * init when idempotency is on, so the load is paid in the init phase.
+ * The part of `DynamoDBClient` the store uses: `send` of a `TransactWriteItemsCommand` or a
+ * `BatchGetItemCommand`. Typed structurally so the runtime's types need no AWS SDK installed.
  */
-export function dynamoDb(): DynamoDbModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (sdk ??= require('@aws-sdk/client-dynamodb') as DynamoDbModule);
+export interface DynamoDbSender {
+  send(command: DynamoDbCommand): Promise<unknown>;
 }
 
-export interface DynamoDbSender {
-  send(command: TransactWriteItemsCommand | BatchGetItemCommand): Promise<unknown>;
+/** An SDK v3 command, as far as the store's client needs to know. */
+export interface DynamoDbCommand {
+  readonly input: object;
+}
+
+/** A stored attribute, as far as the store reads it (a DynamoDB `AttributeValue`). */
+export interface StoredAttribute {
+  readonly S?: string;
+  readonly N?: string;
 }
 
 export interface IdempotencyStoreError {
@@ -189,12 +183,12 @@ export function claimCondition(hasHash: boolean): string {
   return `attribute_not_exists(#pk) OR #exp < :nowS OR (#st = :inProgress AND (#ipx < :nowMs OR #ow = :owner)${hash})`;
 }
 
-function str(item: Record<string, AttributeValue>, name: string): string | undefined {
+function str(item: Record<string, StoredAttribute>, name: string): string | undefined {
   const v = item[name];
   return v !== undefined && 'S' in v && typeof v.S === 'string' ? v.S : undefined;
 }
 
-function num(item: Record<string, AttributeValue>, name: string): number | undefined {
+function num(item: Record<string, StoredAttribute>, name: string): number | undefined {
   const v = item[name];
   if (v === undefined || !('N' in v) || typeof v.N !== 'string') return undefined;
   const n = Number(v.N);
@@ -202,7 +196,7 @@ function num(item: Record<string, AttributeValue>, name: string): number | undef
 }
 
 /** Reads a stored item; `undefined` when it is not one this store wrote. */
-export function parseItem(item: Record<string, AttributeValue> | undefined): IdempotencyRecord | undefined {
+export function parseItem(item: Record<string, StoredAttribute> | undefined): IdempotencyRecord | undefined {
   if (item === undefined) return undefined;
   const key = str(item, 'pk');
   const status = str(item, 'status');
