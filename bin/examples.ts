@@ -142,10 +142,13 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
   totals.grant(fn, 'dynamodb:UpdateItem');
   key.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
   idempotency.grantStore(fn);
+  // One access-log bucket for both mappings' failure buckets (none with a failure queue).
+  const accessLogs = options.failureQueue ? undefined : new AccessLogBucket(stack, `${id}AccessLogs`).bucket;
   const consumer = new StreamConsumer(stack, id, {
     function: fn,
     stream: lake.stream,
     encryptionKey: key,
+    accessLogs,
     ordering: options.ordering,
     enhancedFanOut: options.enhancedFanOut,
     failureDestination: options.failureQueue ? FailureDestination.SQS : FailureDestination.S3,
@@ -167,6 +170,7 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
       function: fn,
       stream: replays,
       encryptionKey: key,
+      accessLogs,
       ordering: options.ordering,
       failureDestination: options.failureQueue ? FailureDestination.SQS : FailureDestination.S3,
       failureQueue: options.failureQueue,

@@ -314,12 +314,12 @@ export class PipelineMonitor extends Construct {
       alarmDescription: 'A replay execution failed; start it again with the same replayId to resume (finished objects are skipped).',
     });
     alarm.addAlarmAction(this.action);
-    if (replay.stream) this.replayStreamAlarm(name, replay.stream);
     this.dashboard.addWidgets(
       new cw.GraphWidget({ title: `${name}: records and bytes replayed per minute`, width: 12, left: [progress('RecordsReplayed', cw.Stats.SUM)], right: [progress('BytesReplayed', cw.Stats.SUM)] }),
       new cw.GraphWidget({ title: `${name}: objects done, remaining, throttles`, width: 12, left: [progress('ObjectsDone', cw.Stats.SUM), progress('ObjectsRemaining', cw.Stats.MAXIMUM)], right: [progress('Throttles', cw.Stats.SUM)] }),
       new cw.GraphWidget({ title: `${name}: executions`, width: 12, left: [replay.stateMachine.metricStarted({ period }), replay.stateMachine.metricSucceeded({ period }), failed] }),
     );
+    if (replay.stream) this.replayStreamAlarm(name, replay.stream);
     this.ensureStatusWidget();
   }
 
