@@ -207,6 +207,8 @@ class SimulatedDelivery {
   readonly bucket: string;
   /** The literal part of the prefix, before the first `!{…}`: where its objects are. */
   readonly dataPrefix: string;
+  /** Logical id of the processor function. */
+  private readonly processorId: string;
   private readonly checkpoints = new Map<string, string>();
   private processor?: Processor;
 
@@ -214,9 +216,9 @@ class SimulatedDelivery {
     this.source = getAttId(r.Properties.KinesisStreamSourceConfiguration.KinesisStreamARN);
     const dest = r.Properties.ExtendedS3DestinationConfiguration;
     const lambda = dest.ProcessingConfiguration.Processors[0].Parameters.find((p: any) => p.ParameterName === 'LambdaArn').ParameterValue;
-    const fnId = getAttId(lambda);
-    const handler = s.handlerOf.get(fnId);
-    if (!handler) throw new Error(`delivery ${id}: processor ${fnId} is not a bundled handler`);
+    this.processorId = getAttId(lambda);
+    const handler = s.handlerOf.get(this.processorId);
+    if (!handler) throw new Error(`delivery ${id}: processor ${this.processorId} is not a bundled handler`);
     this.handler = handler;
     this.bucket = getAttId(dest.BucketARN);
     this.dataPrefix = dest.Prefix.slice(0, dest.Prefix.indexOf('!{'));
@@ -228,10 +230,9 @@ class SimulatedDelivery {
 
   /** The processor: a cold start of the bundled asset with the function's environment from the template. */
   load(s: Synthesized): void {
-    const fnId = getAttId(this.destination.ProcessingConfiguration.Processors[0].Parameters.find((p: any) => p.ParameterName === 'LambdaArn').ParameterValue);
     const asset = path.join(ROOT, 'assets', 'lambda', this.handler, 'index.js');
     ensureBundled(asset);
-    this.processor = coldRequire<{ handler: Processor }>(asset, renderEnv(s.resources[fnId])).handler;
+    this.processor = coldRequire<{ handler: Processor }>(asset, renderEnv(s.resources[this.processorId])).handler;
   }
 
   /** One flush: reads what arrived since the last, de-aggregates, transforms, writes one object per prefix. Returns user records read. */
