@@ -13,8 +13,8 @@ const full = new Stack(app, 'StreamingLakeFull');
 addCustomerTotals(full, addFullLake(full), { ordering: ConsumerOrdering.PER_KEY, enhancedFanOut: true });
 const existing = new Stack(app, 'StreamingLakeOnExistingResources');
 const existingLake = addLakeOnExistingResources(existing);
-addCustomerTotals(existing, existingLake, { failureQueue: addFailureQueue(existing, existingLake.encryptionKey) });
-addStandaloneArchive(existing, existingLake);
+const archive = addStandaloneArchive(existing, existingLake);
+addCustomerTotals(existing, existingLake, { failureQueue: addFailureQueue(existing, existingLake.encryptionKey), replayStream: archive.replayStream });
 
 // Errors make synth throw; warnings don't, so every remaining finding fails the synth here.
 const findings = synthFindings(app);

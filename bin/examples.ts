@@ -4,6 +4,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -106,13 +107,17 @@ export interface CustomerTotalsOptions {
   readonly enhancedFanOut?: boolean;
   /** Send exhausted batches to this queue instead of the default S3 failure bucket. */
   readonly failureQueue?: sqs.IQueue;
+  /** The stream replays write to, read as well as the lake's. Default: `lake.replayStream`. */
+  readonly replayStream?: kinesis.IStream;
 }
 
 /**
  * A consumer a user would write: examples/customer-totals (built on
  * `cdk-streaming-pipelines/runtime`) keeps a running total per customer in
  * DynamoDB, exactly once thanks to the IdempotencyTable, wired to the lake's
- * stream by a StreamConsumer and watched by the lake's monitor.
+ * stream by a StreamConsumer and watched by the lake's monitor. It also reads
+ * the replay stream: replays go there, not into the lake's stream, so the
+ * consumer sees a replayed window again while the lake's zones do not.
  */
 export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: CustomerTotalsOptions = {}, id = 'CustomerTotals'): StreamConsumer {
   const key = lake.encryptionKey;
@@ -137,10 +142,13 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
   totals.grant(fn, 'dynamodb:UpdateItem');
   key.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
   idempotency.grantStore(fn);
+  // One access-log bucket for both mappings' failure buckets (none with a failure queue).
+  const accessLogs = options.failureQueue ? undefined : new AccessLogBucket(stack, `${id}AccessLogs`).bucket;
   const consumer = new StreamConsumer(stack, id, {
     function: fn,
     stream: lake.stream,
     encryptionKey: key,
+    accessLogs,
     ordering: options.ordering,
     enhancedFanOut: options.enhancedFanOut,
     failureDestination: options.failureQueue ? FailureDestination.SQS : FailureDestination.S3,
@@ -154,6 +162,20 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
     consumerName: consumer.consumer?.streamConsumerName,
     stream: consumer.consumer ? lake.stream : undefined,
   });
+  const replays = options.replayStream ?? lake.replayStream;
+  if (replays) {
+    // The same function on the replay stream; its errors, throttles and iterator age are the function's
+    // metrics, already alarmed above. Replays are bulk catch-up: no enhanced fan-out needed.
+    new StreamConsumer(stack, `${id}Replays`, {
+      function: fn,
+      stream: replays,
+      encryptionKey: key,
+      accessLogs,
+      ordering: options.ordering,
+      failureDestination: options.failureQueue ? FailureDestination.SQS : FailureDestination.S3,
+      failureQueue: options.failureQueue,
+    });
+  }
   return consumer;
 }
 
@@ -168,16 +190,17 @@ export function addFailureQueue(stack: Stack, key: kms.IKey, id = 'ConsumerFailu
 
 /**
  * A standalone ReplayArchive for a lake without a raw zone: compliance-mode Object Lock for seven years,
- * Glacier Instant Retrieval after 30 days, and a backfill stream as a second replay target.
+ * Glacier Instant Retrieval after 30 days, and its own replay stream planned for faster replays
+ * (2 shards; a replay uses a quarter of them), which the lake's consumers also read.
  */
 export function addStandaloneArchive(stack: Stack, lake: StreamingLake, id = 'Archive'): ReplayArchive {
-  const backfill = new IngestStream(stack, `${id}BackfillStream`, { encryptionKey: lake.encryptionKey, retention: Duration.days(1) });
   return new ReplayArchive(stack, id, {
     stream: lake.stream,
     encryptionKey: lake.encryptionKey,
     objectLock: { retention: Duration.days(2555), mode: ObjectLockMode.COMPLIANCE },
     lifecycle: { infrequentAccessAfter: Duration.days(30), archiveAfter: Duration.days(31), expireAfter: Duration.days(2600) },
-    replayTargets: [lake.stream, backfill.stream],
+    replayStreamThroughput: { recordsPerSecond: 1500, averageRecordBytes: 1024 },
+    replayStreamRetention: Duration.days(2),
     writeShare: 0.25,
     monitor: lake.monitor,
   });

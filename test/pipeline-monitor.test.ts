@@ -32,11 +32,13 @@ const archiveDim = [{ Name: 'DeliveryStreamName', Value: { Ref: expect.stringMat
 
 describe('alarms carry their dimension, M-of-N datapoints and an action', () => {
   test('iterator age: threshold is 25% of the retention', () => {
-    const a = alarm(defaults, 'GetRecords.IteratorAgeMilliseconds');
+    const a = alarm(defaults, 'GetRecords.IteratorAgeMilliseconds', /^LakeStream[0-9A-F]{8}$/);
     expect(a.Namespace).toBe('AWS/Kinesis');
     expect(a.Dimensions).toEqual(streamDim);
     expect(a.Threshold).toBe(7 * 24 * 3600 * 1000 * 0.25);
-    expect(alarm(full, 'GetRecords.IteratorAgeMilliseconds').Threshold).toBe(14 * 24 * 3600 * 1000 * 0.25);
+    expect(alarm(full, 'GetRecords.IteratorAgeMilliseconds', /^LakeStream[0-9A-F]{8}$/).Threshold).toBe(14 * 24 * 3600 * 1000 * 0.25);
+    // The replay stream's, against its own 24 h retention.
+    expect(alarm(defaults, 'GetRecords.IteratorAgeMilliseconds', /^LakeRawReplayStream[0-9A-F]{8}$/).Threshold).toBe(24 * 3600 * 1000 * 0.25);
   });
 
   test('write throttling: > 0 in 3 of 5 minutes', () => {

@@ -80,6 +80,72 @@ describe('ReplayArchive: the archive', () => {
   });
 });
 
+describe('ReplayArchive: the replay stream', () => {
+  const { t, archive, stack } = build();
+  const streams = (tt: Template) => resources(tt, 'AWS::Kinesis::Stream').filter(([id]) => id.startsWith('ArchiveReplayStream'));
+
+  test('replays go to a dedicated stream by default, never to the archived one: KMS with the archive key, one provisioned shard, 24 h', () => {
+    const [[id, stream]] = streams(t);
+    expect(stream.Properties).toMatchObject({
+      ShardCount: 1,
+      RetentionPeriodHours: 24,
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: { 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] } },
+    });
+    expect(stream.Properties.StreamModeDetails?.StreamMode ?? 'PROVISIONED').toBe('PROVISIONED');
+    expect(stack.resolve(archive.replayStream!.streamArn)).toEqual({ 'Fn::GetAtt': [id, 'Arn'] });
+    // The planner's only target, the worker's only PutRecords resource.
+    const env = byPrefix(t, 'AWS::Lambda::Function', 'ArchiveReplayPlanner').Properties.Environment.Variables;
+    expect(env.TARGET_STREAMS).toEqual({ 'Fn::Join': ['', ['["', { 'Fn::GetAtt': [id, 'Arn'] }, '"]']] });
+    const put = byPrefix(t, 'AWS::IAM::Policy', 'ArchiveReplayWorkerRole').Properties.PolicyDocument.Statement.filter((s: any) => s.Action === 'kinesis:PutRecords');
+    expect(put.map((s: any) => s.Resource)).toEqual([{ 'Fn::GetAtt': [id, 'Arn'] }]);
+    // Nothing the archive owns reads it: its delivery reads the archived stream.
+    const ds = byPrefix(t, 'AWS::KinesisFirehose::DeliveryStream', 'ArchiveDelivery').Properties;
+    expect(ds.KinesisStreamSourceConfiguration.KinesisStreamARN['Fn::GetAtt'][0]).toMatch(/^Source/);
+    // Consumers find it in the stack outputs.
+    const out = Object.entries(t.toJSON().Outputs).find(([o]) => o.startsWith('ArchiveReplayStreamArn'))![1] as any;
+    expect(out.Value).toEqual({ 'Fn::GetAtt': [id, 'Arn'] });
+  });
+
+  test('its capacity and retention follow replayStreamThroughput and replayStreamRetention', () => {
+    const planned = build({ replayStreamThroughput: { recordsPerSecond: 3000, averageRecordBytes: 500 }, replayStreamRetention: Duration.days(3) }).t;
+    expect(streams(planned)[0][1].Properties).toMatchObject({ ShardCount: 4, RetentionPeriodHours: 72 });
+    const spiky = build({ replayStreamThroughput: { recordsPerSecond: 3000, averageRecordBytes: 500, spiky: true } }).t;
+    expect(streams(spiky)[0][1].Properties.StreamModeDetails).toEqual({ StreamMode: 'ON_DEMAND' });
+  });
+
+  test('the monitor alarms when its consumers fall behind by 25% of its retention, and graphs its writes', () => {
+    const [[id]] = streams(t);
+    const age = resources(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).filter((a) => a.MetricName === 'GetRecords.IteratorAgeMilliseconds');
+    expect(age).toHaveLength(1);
+    expect(age[0]).toMatchObject({ Threshold: 24 * 3600 * 1000 * 0.25, Dimensions: [{ Name: 'StreamName', Value: { Ref: id } }], EvaluationPeriods: 3, DatapointsToAlarm: 3 });
+    expect(age[0].AlarmActions).toHaveLength(1);
+    const body = JSON.stringify(resources(t, 'AWS::CloudWatch::Dashboard')[0][1].Properties.DashboardBody);
+    expect(body).toContain('replay stream records in');
+    expect(body).toContain('WriteProvisionedThroughputExceeded');
+  });
+
+  test('refuses the archived stream as a target unless acknowledged, also when imported by ARN', () => {
+    const stack2 = new Stack(newApp(), 'Self');
+    const key = new kms.Key(stack2, 'Key', { enableKeyRotation: true });
+    const source = new IngestStream(stack2, 'Source', { encryptionKey: key }).stream;
+    const other = new IngestStream(stack2, 'Other', { encryptionKey: key }).stream;
+    const same = kinesis.Stream.fromStreamArn(stack2, 'SameByArn', source.streamArn);
+    expect(() => new ReplayArchive(stack2, 'A1', { stream: source, encryptionKey: key, replayTargets: [other, source] }))
+      .toThrow(/`replayTargets` \[1\] is the archived stream: a replay into it is archived again .* set `allowReplayIntoArchivedStream: true` to accept the duplicates/);
+    expect(() => new ReplayArchive(stack2, 'A2', { stream: source, encryptionKey: key, replayTargets: [same] })).toThrow(/`replayTargets` \[0\] is the archived stream/);
+    expect(() => new ReplayArchive(stack2, 'A3', { stream: source, encryptionKey: key, replayTargets: [other] })).not.toThrow();
+  });
+
+  test.each([
+    [{ replayTargets: [] as kinesis.IStream[], replayStreamThroughput: { recordsPerSecond: 10, averageRecordBytes: 10 } }, /`replayStreamThroughput` applies to the replay stream the archive creates; it cannot be set with `replayTargets`/],
+    [{ replayTargets: [] as kinesis.IStream[], replayStreamRetention: Duration.days(2) }, /`replayStreamRetention` applies to the replay stream the archive creates/],
+    [{ replayStreamRetention: Duration.hours(12) }, /`replayStreamRetention` \(12 h\) must be between 24 h and 8,760 h/],
+    [{ replayStreamThroughput: { recordsPerSecond: 0, averageRecordBytes: 10 } }, /`replayStreamThroughput` needs recordsPerSecond and averageRecordBytes greater than 0/],
+  ])('rejects %p at synth', (props, error) => {
+    expect(() => build(props as Partial<ReplayArchiveProps>)).toThrow(error);
+  });
+});
+
 describe('ReplayArchive: the replay', () => {
   const { t } = build();
 
@@ -114,7 +180,8 @@ describe('ReplayArchive: the replay', () => {
     const { t: t2 } = build({ writeShare: 0.25, onDemandWriteCapacity: { recordsPerSecond: 10000, bytesPerSecond: 10 * 1024 * 1024 }, tagging: ReplayTagging.NONE, lanes: 8 });
     const env = byPrefix(t2, 'AWS::Lambda::Function', 'ArchiveReplayPlanner').Properties.Environment.Variables;
     expect(env).toMatchObject({ ARCHIVE_PREFIX: 'archive/', LANES: '8', WRITE_SHARE: '0.25', ON_DEMAND_RECORDS_PER_SECOND: '10000', ON_DEMAND_BYTES_PER_SECOND: '10485760', TAGGING: 'none', STATE_PREFIX: 'replays/' });
-    expect(env.TARGET_STREAMS['Fn::Join'][1].some((p: any) => JSON.stringify(p).includes('Source'))).toBe(true);
+    expect(env.TARGET_STREAMS['Fn::Join'][1].some((p: any) => JSON.stringify(p).includes('ArchiveReplayStream'))).toBe(true);
+    expect(JSON.stringify(env.TARGET_STREAMS)).not.toContain('Source');
   });
 
   test('the worker may read the archive, write its state and put records into the targets only', () => {
@@ -125,7 +192,7 @@ describe('ReplayArchive: the replay', () => {
     expect(actions).toEqual(expect.arrayContaining(['s3:ListBucket', 's3:GetObject', 's3:PutObject', 'kinesis:PutRecords', 'kms:Decrypt', 'kms:GenerateDataKey']));
     expect(actions.filter((a: string) => /Delete|\*$/.test(a) && !a.startsWith('xray'))).toEqual([]);
     const put = worker.find((s) => s.Action === 'kinesis:PutRecords');
-    expect(put.Resource['Fn::GetAtt'][0]).toMatch(/^Source/);
+    expect(put.Resource['Fn::GetAtt'][0]).toMatch(/^ArchiveReplayStream/);
     const archiveRead = worker.find((s) => s.Action === 's3:GetObject');
     expect(JSON.stringify(archiveRead.Resource)).toContain('/archive/*');
     const planner = statements('ArchiveReplayPlannerRole', other.t).map((s) => s.Action).flat();
@@ -138,8 +205,11 @@ describe('ReplayArchive: the replay', () => {
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const source = new kinesis.Stream(stack, 'Src', { encryption: kinesis.StreamEncryption.KMS, encryptionKey: key });
     const target = new kinesis.Stream(stack, 'Backfill', { encryption: kinesis.StreamEncryption.KMS, encryptionKey: key });
-    new ReplayArchive(stack, 'Archive', { stream: source, encryptionKey: key, replayTargets: [target, source] });
+    const archive = new ReplayArchive(stack, 'Archive', { stream: source, encryptionKey: key, replayTargets: [target, source], allowReplayIntoArchivedStream: true });
     const tt = Template.fromStack(stack);
+    // Explicit targets replace the dedicated replay stream.
+    expect(archive.replayStream).toBeUndefined();
+    expect(Object.keys(tt.findResources('AWS::Kinesis::Stream')).map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(['Backfill', 'Src']);
     const put = byPrefix(tt, 'AWS::IAM::Policy', 'ArchiveReplayWorkerRole').Properties.PolicyDocument.Statement.filter((s: any) => s.Action === 'kinesis:PutRecords');
     expect(put.map((s: any) => s.Resource['Fn::GetAtt'][0]).sort()).toEqual([expect.stringMatching(/^Backfill/), expect.stringMatching(/^Src/)]);
     const outputs = tt.toJSON().Outputs;
@@ -151,7 +221,7 @@ describe('ReplayArchive: the replay', () => {
   test('the monitor watches the archive delivery and replay executions, and graphs replay progress', () => {
     const alarms = resources(t, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
     const names = alarms.map((a) => a.MetricName).sort();
-    expect(names).toEqual(['DeliveryToS3.DataFreshness', 'DeliveryToS3.Success', 'ExecutionsFailed']);
+    expect(names).toEqual(['DeliveryToS3.DataFreshness', 'DeliveryToS3.Success', 'ExecutionsFailed', 'GetRecords.IteratorAgeMilliseconds']);
     for (const a of alarms) {
       expect(a.Dimensions).toHaveLength(1);
       expect(a.AlarmActions).toHaveLength(1);
@@ -176,12 +246,20 @@ describe('ReplayArchive: the replay', () => {
     expect(() => build(props as Partial<ReplayArchiveProps>)).toThrow(error);
   });
 
-  test('is nag-clean under all five packs, standalone with Object Lock and a second target', () => {
+  test('is nag-clean under all five packs, standalone with Object Lock and its replay stream', () => {
+    expectNagClean((s) => {
+      const key = new kms.Key(s, 'Key', { enableKeyRotation: true });
+      const stream = new IngestStream(s, 'Source', { encryptionKey: key }).stream;
+      new ReplayArchive(s, 'Archive', { stream, encryptionKey: key, objectLock: { retention: Duration.days(365), mode: ObjectLockMode.COMPLIANCE } });
+    });
+  });
+
+  test('is nag-clean with explicit targets, the archived stream acknowledged among them', () => {
     expectNagClean((s) => {
       const key = new kms.Key(s, 'Key', { enableKeyRotation: true });
       const stream = new IngestStream(s, 'Source', { encryptionKey: key }).stream;
       const target = new IngestStream(s, 'Target', { encryptionKey: key }).stream;
-      new ReplayArchive(s, 'Archive', { stream, encryptionKey: key, replayTargets: [stream, target], objectLock: { retention: Duration.days(365), mode: ObjectLockMode.COMPLIANCE } });
+      new ReplayArchive(s, 'Archive', { stream, encryptionKey: key, replayTargets: [target, stream], allowReplayIntoArchivedStream: true });
     });
   });
 

@@ -226,7 +226,7 @@ describe('raw zone: the archive table', () => {
 });
 
 describe('raw zone: replay', () => {
-  test('a state machine with planner and worker Lambdas replays the archive into the lake stream by default', () => {
+  test('a state machine with planner and worker Lambdas replays the archive into the replay stream by default', () => {
     defaults.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     const [smId] = onlyWhere(defaults, 'AWS::StepFunctions::StateMachine', 'replay state machine', () => true);
     expect(smId).toMatch(/^LakeRawReplay[0-9A-F]{8}$/);
@@ -238,7 +238,7 @@ describe('raw zone: replay', () => {
     expect(env.ARCHIVE_BUCKET).toEqual({ Ref: archiveDestination(defaults).BucketARN['Fn::GetAtt'][0] });
     expect(env.ARCHIVE_PREFIX).toBe('archive/');
     expect(env.LANES).toBe('16');
-    expect(joinToString(env.TARGET_STREAMS)).toMatch(/^\["\{LakeStream[0-9A-F]{8}\.Arn\}"\]$/);
+    expect(joinToString(env.TARGET_STREAMS)).toMatch(/^\["\{LakeRawReplayStream[0-9A-F]{8}\.Arn\}"\]$/);
     expect(env.STATE_BUCKET).toEqual({ Ref: expect.stringMatching(/^LakeRawReplayState[0-9A-F]{8}$/) });
     const [workerId, worker] = onlyWhere(defaults, 'AWS::Lambda::Function', 'replay worker', (f) => f.Properties.Environment?.Variables?.REPLAY_STATE_MACHINE_NAME !== undefined);
     expect(workerId).toMatch(/^LakeRawReplayWorker/);
@@ -251,11 +251,11 @@ describe('raw zone: replay', () => {
     expect(outputs).toHaveLength(1);
   });
 
-  test('the worker reads only the archive prefix and its own replay state, and writes only the lake stream', () => {
+  test('the worker reads only the archive prefix and its own replay state, and writes only the replay stream', () => {
     const [, worker] = onlyWhere(defaults, 'AWS::Lambda::Function', 'replay worker', (f) => f.Properties.Environment?.Variables?.REPLAY_STATE_MACHINE_NAME !== undefined);
     const doc = JSON.parse(policyOfRole(defaults, worker.Properties.Role['Fn::GetAtt'][0]));
     const resourcesOf = (action: string) => doc.Statement.filter((s: any) => [s.Action].flat().includes(action)).flatMap((s: any) => [s.Resource].flat()).map(joinToString);
-    expect(resourcesOf('kinesis:PutRecords')).toEqual([expect.stringMatching(/^\{LakeStream[0-9A-F]{8}\.Arn\}$/)]);
+    expect(resourcesOf('kinesis:PutRecords')).toEqual([expect.stringMatching(/^\{LakeRawReplayStream[0-9A-F]{8}\.Arn\}$/)]);
     const reads = resourcesOf('s3:GetObject');
     expect(reads).toHaveLength(2);
     expect(reads).toEqual(expect.arrayContaining([
@@ -265,12 +265,43 @@ describe('raw zone: replay', () => {
     expect(resourcesOf('s3:PutObject')).toEqual([expect.stringMatching(/^\{LakeRawReplayState[0-9A-F]{8}\.Arn\}\/replays\/\*$/)]);
   });
 
+  test('lake.replayStream is the archive\'s replay stream: no delivery of the lake reads it', () => {
+    const stack = new Stack(newApp(), 'ReplayStream');
+    const lake = addDefaultLake(stack);
+    const t = Template.fromStack(stack);
+    expect(lake.replayStream).toBe(lake.archive!.replayStream);
+    const replayId = stack.resolve(lake.replayStream!.streamArn)['Fn::GetAtt'][0];
+    expect(replayId).toMatch(/^LakeRawReplayStream[0-9A-F]{8}$/);
+    const sources = Object.values(t.findResources('AWS::KinesisFirehose::DeliveryStream')).map((d: any) => d.Properties.KinesisStreamSourceConfiguration.KinesisStreamARN['Fn::GetAtt'][0]);
+    expect(sources).toEqual([stack.resolve(lake.stream.streamArn)['Fn::GetAtt'][0], stack.resolve(lake.stream.streamArn)['Fn::GetAtt'][0]]);
+    expect(sources).not.toContain(replayId);
+  });
+
+  test('replaying into the lake\'s own stream needs rawArchiveOptions.allowReplayIntoArchivedStream', () => {
+    const build = (allow?: boolean) => () => synth((s) => {
+      const stream = kinesis.Stream.fromStreamArn(s, 'Existing', 'arn:aws:kinesis:eu-west-1:111122223333:stream/events');
+      new StreamingLake(s, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time' }, stream, rawArchiveOptions: { replayTargets: [stream], allowReplayIntoArchivedStream: allow } });
+    });
+    expect(build()).toThrow(/`rawArchiveOptions.replayTargets` \[0\] is the archived stream: .*curated zone gets duplicate rows.* set `rawArchiveOptions.allowReplayIntoArchivedStream: true`/);
+    const t = build(true)();
+    t.resourceCountIs('AWS::Kinesis::Stream', 0);
+    const [, planner] = onlyWhere(t, 'AWS::Lambda::Function', 'replay planner', (f) => f.Properties.Environment?.Variables?.TARGET_STREAMS !== undefined);
+    expect(JSON.parse(planner.Properties.Environment.Variables.TARGET_STREAMS)).toEqual(['arn:aws:kinesis:eu-west-1:111122223333:stream/events']);
+  });
+
+  test('replay stream options name the lake\'s props in errors', () => {
+    const lake = (o: object) => () => synth((s) => new StreamingLake(s, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time' }, rawArchiveOptions: o }));
+    expect(lake({ replayStreamRetention: Duration.hours(1) })).toThrow(/`rawArchiveOptions.replayStreamRetention` \(1 h\) must be between 24 h and 8,760 h/);
+    expect(lake({ replayTargets: [], replayStreamThroughput: { recordsPerSecond: 1, averageRecordBytes: 1 } })).toThrow(/`rawArchiveOptions.replayStreamThroughput` applies to the replay stream/);
+  });
+
   test('rawArchive: false creates neither the archive delivery nor the replay', () => {
     const stack = new Stack(newApp(), 'NoRaw');
     const lake = new StreamingLake(stack, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time' }, rawArchive: false });
     const t = Template.fromStack(stack);
     expect(lake.archive).toBeUndefined();
     expect(lake.rawBucket).toBeUndefined();
+    expect(lake.replayStream).toBeUndefined();
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
     expect(curatedDeliveryEntry(t)[0]).toMatch(/^LakeDelivery/);
     t.resourceCountIs('AWS::StepFunctions::StateMachine', 0);
@@ -487,13 +518,14 @@ describe('stream', () => {
       const stream = kinesis.Stream.fromStreamArn(s, 'Existing', 'arn:aws:kinesis:eu-west-1:111122223333:stream/events');
       new StreamingLake(s, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time' }, stream, retention: Duration.days(2) });
     });
-    t.resourceCountIs('AWS::Kinesis::Stream', 0);
-    // Both the curated and the archive delivery read it, and replays write back to it by default.
+    // The only stream created is the replay stream.
+    expect(Object.keys(t.findResources('AWS::Kinesis::Stream'))).toEqual([expect.stringMatching(/^LakeRawReplayStream[0-9A-F]{8}$/)]);
+    // Both the curated and the archive delivery read it; replays go to the replay stream, not back into it.
     for (const ds of [curatedDelivery(t), archiveDelivery(t)]) {
       expect(ds.Properties.KinesisStreamSourceConfiguration.KinesisStreamARN).toBe('arn:aws:kinesis:eu-west-1:111122223333:stream/events');
     }
     const [, planner] = onlyWhere(t, 'AWS::Lambda::Function', 'replay planner', (f) => f.Properties.Environment?.Variables?.TARGET_STREAMS !== undefined);
-    expect(JSON.parse(planner.Properties.Environment.Variables.TARGET_STREAMS)).toEqual(['arn:aws:kinesis:eu-west-1:111122223333:stream/events']);
+    expect(joinToString(planner.Properties.Environment.Variables.TARGET_STREAMS)).toMatch(/^\["\{LakeRawReplayStream[0-9A-F]{8}\.Arn\}"\]$/);
   });
 });
 
@@ -508,9 +540,11 @@ describe('instances', () => {
     expect(cfn).toHaveLength(Object.keys(resources).length);
     // Nothing is added to the stack's own scope.
     for (const c of cfn) expect(c.node.path).toMatch(/^Two\/(First|Second)\//);
-    for (const type of ['AWS::Kinesis::Stream', 'AWS::Glue::Database', 'AWS::CloudWatch::Dashboard', 'AWS::StepFunctions::StateMachine']) {
+    for (const type of ['AWS::Glue::Database', 'AWS::CloudWatch::Dashboard', 'AWS::StepFunctions::StateMachine']) {
       tpl.resourceCountIs(type, 2);
     }
+    // Each lake has its stream and its replay stream.
+    tpl.resourceCountIs('AWS::Kinesis::Stream', 4);
     // Each lake has its curated and its archive delivery and table, each under its own construct.
     tpl.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 4);
     tpl.resourceCountIs('AWS::Glue::Table', 4);

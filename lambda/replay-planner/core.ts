@@ -6,7 +6,7 @@
  * A request (the execution input):
  *   { "from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z",
  *     "replayId"?: "…",              // default: the execution name; reuse it to resume
- *     "targetStream"?: "arn:…",      // default: the first configured target (the source stream)
+ *     "targetStream"?: "arn:…",      // default: the first configured target (the archive's replay stream unless replayTargets says otherwise)
  *     "partitionKeys"?: ["user-1"], // only these keys
  *     "payloadFilter"?: { "field": "type", "values": ["order"] } }
  */

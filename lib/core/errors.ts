@@ -17,7 +17,7 @@ export function namePropsAs(parent: IConstruct, childId: string, names: { [child
 }
 
 /** `prop` of the block `scope`, renamed by each ancestor that passed it on under another name. */
-function userPropName(scope: IConstruct, prop: string): string {
+export function userPropName(scope: IConstruct, prop: string): string {
   let name = prop;
   for (let c = scope; c.node.scope; c = c.node.scope) {
     const names = PROP_NAMES.get(c.node.scope)?.get(c.node.id);

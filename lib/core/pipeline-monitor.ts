@@ -60,6 +60,8 @@ export interface MonitoredReplay {
   readonly metricsNamespace: string;
   /** Value of their `ReplayStateMachine` dimension. */
   readonly dimension: string;
+  /** The dedicated stream replays write to: its iterator age (against its retention) and writes. @default - none */
+  readonly stream?: MonitoredStream;
 }
 
 /** Properties of a {@link PipelineMonitor}. */
@@ -100,6 +102,7 @@ export class PipelineMonitor extends Construct {
   public readonly alarmTopic?: sns.Topic;
   private readonly action: cw.IAlarmAction;
   private readonly freshnessMultiple: number;
+  private readonly ageFraction: number;
   private readonly statusAlarms: cw.IAlarm[] = [];
   private statusWidgetAdded = false;
 
@@ -110,6 +113,7 @@ export class PipelineMonitor extends Construct {
     const multiple = props.freshnessBufferMultiple ?? 2;
     if (!(multiple >= 1)) throw propError(this, 'freshnessBufferMultiple', `(${multiple}) must be at least 1`);
     this.freshnessMultiple = multiple;
+    this.ageFraction = fraction;
     const utilization = props.utilizationThreshold ?? 0.8;
     if (!(utilization > 0 && utilization <= 1)) throw propError(this, 'utilizationThreshold', `(${utilization}) must be in (0, 1]`);
 
@@ -315,7 +319,26 @@ export class PipelineMonitor extends Construct {
       new cw.GraphWidget({ title: `${name}: objects done, remaining, throttles`, width: 12, left: [progress('ObjectsDone', cw.Stats.SUM), progress('ObjectsRemaining', cw.Stats.MAXIMUM)], right: [progress('Throttles', cw.Stats.SUM)] }),
       new cw.GraphWidget({ title: `${name}: executions`, width: 12, left: [replay.stateMachine.metricStarted({ period }), replay.stateMachine.metricSucceeded({ period }), failed] }),
     );
+    if (replay.stream) this.replayStreamAlarm(name, replay.stream);
     this.ensureStatusWidget();
+  }
+
+  /**
+   * `<name>StreamIteratorAge`: a consumer of the replay stream is behind by more than the iterator-age
+   * fraction of its retention (replayed records expire unread at 100%); plus its writes and reads.
+   */
+  private replayStreamAlarm(name: string, s: MonitoredStream): void {
+    const threshold = s.retention.toMilliseconds() * this.ageFraction;
+    const age = s.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+    this.alarm(`${name}StreamIteratorAge`, age, {
+      threshold, evaluationPeriods: 3, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `A consumer of the replay stream is behind by over ${this.ageFraction * 100}% of its retention (${s.retention.toHumanString()}); replayed records expire unread at 100% (replay again).`,
+    }).addAlarmAction(this.action);
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({ title: `${name}: replay stream records in, write throttles`, width: 12, left: [s.stream.metricIncomingRecords({ statistic: cw.Stats.SUM, period: Duration.minutes(1) })], right: [s.stream.metricWriteProvisionedThroughputExceeded({ statistic: cw.Stats.SUM, period: Duration.minutes(1) })] }),
+      new cw.GraphWidget({ title: `${name}: replay stream iterator age (ms)`, width: 12, left: [age], leftAnnotations: [{ value: threshold, label: `${this.ageFraction * 100}% of retention`, color: cw.Color.RED }] }),
+    );
   }
 
   /**

@@ -4,6 +4,7 @@ import type * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { ThroughputIntent } from '../core/ingest-stream';
 import type { PipelineMonitor } from '../core/pipeline-monitor';
 import type { ReplayTagging, WriteCapacity } from '../core/replay-machine';
 import type { LifecycleOptions, ObjectLockMode } from '../core/secure-bucket';
@@ -18,7 +19,7 @@ export interface ArchiveObjectLock {
 
 /** Properties of a {@link ReplayArchive}. */
 export interface ReplayArchiveProps {
-  /** The stream to archive (and, by default, to replay into). */
+  /** The stream to archive. A replay never writes into it unless `allowReplayIntoArchivedStream` says so. */
   readonly stream: kinesis.IStream;
   /** Key for the buckets, log groups and environments. It must allow CloudWatch Logs to use it. @default - a customer-managed key with rotation */
   readonly encryptionKey?: kms.IKey;
@@ -34,8 +35,29 @@ export interface ReplayArchiveProps {
   readonly database?: glue.IDatabase;
   /** First day of the table's `dt` projection (`yyyy-MM-dd`). @default '2020-01-01' */
   readonly projectionStart?: string;
-  /** Streams a replay may write to; the first is the default target. @default - [stream] */
+  /**
+   * Streams a replay may write to; the first is the default target. Listing `stream` itself needs
+   * `allowReplayIntoArchivedStream`.
+   * @default - [replayStream]: a dedicated replay stream the archive creates, which consumers also read
+   */
   readonly replayTargets?: kinesis.IStream[];
+  /**
+   * Let `replayTargets` list the archived stream itself. Everything that reads that stream then reads
+   * the window again: this archive stores it again under a new arrival hour (so a later replay of an
+   * overlapping window replays the replays), and a lake's curated delivery appends it again as duplicate
+   * rows. The `replay_id` tag does not help there: Firehose de-aggregates KPL records before any
+   * processor sees them. Only for consumers that can read no other stream, with sinks that deduplicate.
+   * @default false
+   */
+  readonly allowReplayIntoArchivedStream?: boolean;
+  /**
+   * Write load the created replay stream is planned for (shards with 25% headroom, or on-demand when
+   * `spiky`); a replay writes at `writeShare` of that capacity. Not with `replayTargets`.
+   * @default - one provisioned shard (1,000 records/s, 1 MiB/s): replays run at up to 500 records/s
+   */
+  readonly replayStreamThroughput?: ThroughputIntent;
+  /** Retention of the created replay stream, 24 h-8,760 h. Not with `replayTargets`. @default Duration.days(1) */
+  readonly replayStreamRetention?: Duration;
   /** Share of the target's write capacity a replay may use, (0, 1]. @default 0.5 */
   readonly writeShare?: number;
   /** Write capacity of an on-demand target. @default 4,000 records/s and 4 MiB/s */

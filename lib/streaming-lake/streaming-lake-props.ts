@@ -14,8 +14,22 @@ import type { LifecycleOptions, ObjectLockMode } from '../core/secure-bucket';
 export interface LakeRawArchiveOptions {
   /** Partition-key lanes per hour, 1-100. @default 16 */
   readonly lanes?: number;
-  /** Streams a replay may write to; the first is the default target. @default - [the lake's stream] */
+  /**
+   * Streams a replay may write to; the first is the default target. Listing the lake's own stream
+   * needs `allowReplayIntoArchivedStream`.
+   * @default - [lake.replayStream]: a dedicated replay stream, which the lake's deliveries do not read
+   */
   readonly replayTargets?: kinesis.IStream[];
+  /**
+   * Let `replayTargets` list the lake's own stream, accepting that the curated zone appends the
+   * replayed window again as duplicate rows and the raw zone archives it again.
+   * @default false
+   */
+  readonly allowReplayIntoArchivedStream?: boolean;
+  /** Write load the created replay stream is planned for. Not with `replayTargets`. @default - one provisioned shard */
+  readonly replayStreamThroughput?: ThroughputIntent;
+  /** Retention of the created replay stream. Not with `replayTargets`. @default Duration.days(1) */
+  readonly replayStreamRetention?: Duration;
   /** Share of the target's write capacity a replay may use. @default 0.5 */
   readonly writeShare?: number;
   /** Write capacity of an on-demand target. @default 4,000 records/s and 4 MiB/s */
@@ -73,7 +87,7 @@ export interface StreamingLakeProps {
   readonly rawObjectLockRetention?: Duration;
   /** Object Lock mode of `rawObjectLockRetention`. @default ObjectLockMode.GOVERNANCE */
   readonly rawObjectLockMode?: ObjectLockMode;
-  /** Options of the raw zone's archive and replay (lanes, replay targets, write share, tagging). @default - the ReplayArchive defaults */
+  /** Options of the raw zone's archive and replay (lanes, replay targets and stream, write share, tagging). @default - the ReplayArchive defaults */
   readonly rawArchiveOptions?: LakeRawArchiveOptions;
   /** Tiering and expiry of the raw zone. @default - Standard-IA at 30 days, Glacier IR at 90, never expires */
   readonly rawLifecycle?: LifecycleOptions;

@@ -34,6 +34,12 @@ export class StreamingLake extends Construct {
   public readonly rawBucket?: s3.IBucket;
   /** The raw zone: archive, archive table and replay state machine, when `rawArchive` is on. */
   public readonly archive?: ReplayArchive;
+  /**
+   * Where replays write (unless `rawArchiveOptions.replayTargets` names other streams): a dedicated
+   * stream the lake's deliveries do not read, so replays never duplicate the curated or raw zone.
+   * Subscribe consumers to it as well as to `stream`, idempotently on the event id.
+   */
+  public readonly replayStream?: kinesis.IStream;
   /** The partition layout shared by Firehose and Glue. */
   public readonly partitions: PartitionSpec;
   /** The Glue table. */
@@ -125,6 +131,9 @@ export class StreamingLake extends Construct {
         lifecycle: 'rawLifecycle',
         lanes: 'rawArchiveOptions.lanes',
         replayTargets: 'rawArchiveOptions.replayTargets',
+        allowReplayIntoArchivedStream: 'rawArchiveOptions.allowReplayIntoArchivedStream',
+        replayStreamThroughput: 'rawArchiveOptions.replayStreamThroughput',
+        replayStreamRetention: 'rawArchiveOptions.replayStreamRetention',
         writeShare: 'rawArchiveOptions.writeShare',
         onDemandWriteCapacity: 'rawArchiveOptions.onDemandWriteCapacity',
       });
@@ -143,11 +152,15 @@ export class StreamingLake extends Construct {
         bufferingInterval: props.bufferingInterval,
         lanes: o.lanes,
         replayTargets: o.replayTargets,
+        allowReplayIntoArchivedStream: o.allowReplayIntoArchivedStream,
+        replayStreamThroughput: o.replayStreamThroughput,
+        replayStreamRetention: o.replayStreamRetention,
         writeShare: o.writeShare,
         onDemandWriteCapacity: o.onDemandWriteCapacity,
         tagging: o.tagging,
       });
       this.rawBucket = this.archive.bucket;
+      this.replayStream = this.archive.replayStream;
     }
   }
 }
