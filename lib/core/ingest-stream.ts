@@ -68,7 +68,7 @@ export class IngestStream extends Construct {
   public static validateRetention(scope: Construct, retention: Duration): void {
     const hours = retention.toHours({ integral: false });
     if (!Number.isInteger(hours)) {
-      throw propError(scope, 'retention', `(${retention.toHumanString()}) must be a whole number of hours: Kinesis sets retention in hours`);
+      throw propError(scope, 'retention', `(${Number(hours.toFixed(4))} h) must be a whole number of hours: Kinesis sets retention in hours`);
     }
     if (hours < 24 || hours > 8760) {
       throw propError(scope, 'retention', `(${hours} h) must be between 24 h and 8,760 h, the range Kinesis allows`);

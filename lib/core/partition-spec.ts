@@ -188,7 +188,8 @@ export class PartitionSpec {
     const skew = this.maxFutureSkew.toSeconds();
     const segments: PartitionSegment[] = [{
       name: 'dt',
-      jq: `${seconds} | if . < ${startSeconds} or . > now + ${skew} then error("dt: event time before ${this.projectionStart} or over ${skew} s ahead") else strftime("${JQ_DATE_FORMAT}") end`,
+      // jq 1.6 takes `if` as an object value only in parentheses.
+      jq: `(${seconds} | if . < ${startSeconds} or . > now + ${skew} then error("dt: event time before ${this.projectionStart} or over ${skew} s ahead") else strftime("${JQ_DATE_FORMAT}") end)`,
       projection: glue.PartitionProjectionConfiguration.date({ min: this.projectionStart, max: 'NOW', format: DATE_PROJECTION_FORMAT, step: { interval: 1, intervalUnit: glue.DateIntervalUnit.DAYS } }),
     }];
     if (this.granularity.includesHour) {
