@@ -207,6 +207,13 @@ describe('synth-time validation names the prop and the rule', () => {
       .toThrow(/`partitionKeys` render a \d{4}-character jq MetadataExtractionQuery, over Firehose's limit of 5120 characters per processor parameter \(CreateDeliveryStream would fail\)\. The longest key expression is 'p_tenant'/);
   });
 
+  test('enum values that would overflow the transform handler\'s 4 KB Lambda environment name `partitionKeys`', () => {
+    const values = Array.from({ length: 200 }, (_, i) => `sku-${String(i).padStart(16, '0')}`);
+    expect(lake({ transform: {}, partitionKeys: [{ field: 'tenant', values }] }))
+      .toThrow(/`partitionKeys` give the transform handler a \d{4}-byte environment, over Lambda's 4 KB limit; PARTITION_VALUES \(the enum values\) takes \d{4} bytes/);
+    expect(lake({ transform: {}, partitionKeys: [{ field: 'tenant', values: values.slice(0, 100) }] })).not.toThrow();
+  });
+
   test('a ReplayArchive projection start in the future names its `projectionStart`', () => {
     expect(() => {
       const stack = new Stack(newApp(), 'V');

@@ -91,6 +91,7 @@ export class StreamingLake extends Construct {
           throw propError(this, `transform.flatten.${column}`, `('${column}') is not a column of \`schema\``);
         }
       }
+      namePropsAs(this, 'Transform', { partitions: 'partitionKeys' });
       this.transform = new FirehoseTransformFunction(this, 'Transform', { partitions, encryptionKey: this.encryptionKey, flatten: props.transform?.flatten });
     }
     // The delivery checks its rendered jq query, whose size comes from the lake's partition keys.
