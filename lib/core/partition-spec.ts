@@ -346,7 +346,7 @@ function checkProjectionStart(scope: IConstruct, prop: string, start: string): v
 
 function checkMaxFutureSkew(scope: IConstruct, skew: Duration): void {
   const seconds = skew.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_FUTURE_SKEW_LIMIT.toSeconds()) {
+  if (!Number.isInteger(seconds) || seconds > MAX_FUTURE_SKEW_LIMIT.toSeconds()) {
     throw propError(scope, 'eventTime.maxFutureSkew', `(${seconds} s) must be a whole number of seconds from 0 to 365 days`);
   }
 }
