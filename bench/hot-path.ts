@@ -68,6 +68,8 @@ const HANDLER_ENV: Record<string, string> = {
   EVENT_TIME_FIELD: 'ts',
   EVENT_TIME_FORMAT: 'iso8601',
   EVENT_TIME_GRANULARITY: 'hour',
+  EVENT_TIME_PROJECTION_START: '2020-01-01',
+  EVENT_TIME_MAX_FUTURE_SECONDS: '3600',
   PARTITION_FIELDS: JSON.stringify({ p_region: 'region', p_tenant: 'tenant' }),
   FLATTEN_FIELDS: JSON.stringify({ user_id: 'user.id' }),
   STREAM_ARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/bench-events',

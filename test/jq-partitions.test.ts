@@ -1,7 +1,9 @@
 import { execFileSync, spawnSync } from 'child_process';
+import { Duration } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { addDefaultLake, addLakeOnExistingResources } from '../bin/examples';
-import { EventTimeFormat, StreamingLake, TimeGranularity } from '../lib';
+import { EventTimeFormat, StreamingLake, TimeGranularity, type EventTimeOptions } from '../lib';
+import { parseConfig, transformRecord } from '../lambda/firehose-transform/core';
 import { curatedTable, s3Destination, synth } from './support/template';
 
 /**
@@ -26,6 +28,12 @@ function jq(query: string, record: unknown): Record<string, string> | null {
   return JSON.parse(r.stdout);
 }
 
+/** Partition keys of each record, run through one jq process (jq goes on to the next input after an error, which prints no line). */
+function jqEach(query: string, records: unknown[]): { status: number | null; outputs: Record<string, string>[] } {
+  const r = spawnSync(JQ, ['-c', query], { input: records.map((x) => JSON.stringify(x)).join('\n'), encoding: 'utf8' });
+  return { status: r.status, outputs: r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l)) };
+}
+
 /** Formats a UTC instant with the Java date pattern of the projection (the subset Athena date projection uses here). */
 function javaFormat(pattern: string, d: Date): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -40,7 +48,7 @@ function lakeWith(format: EventTimeFormat, granularity: TimeGranularity, type: g
   }));
 }
 
-/** Instants around midnight, year boundaries and a leap day. */
+/** Instants around midnight, year boundaries and a leap day, all inside the default projection range (2020-01-01 to now). */
 const INSTANTS = [
   '2024-01-01T00:00:00.000Z',
   '2024-02-29T23:59:59.999Z',
@@ -50,8 +58,8 @@ const INSTANTS = [
   '2024-12-31T23:59:59.999Z',
   '2025-01-01T00:00:00.000Z',
   '2025-01-01T00:00:00.001Z',
-  '1999-12-31T23:59:59.500Z',
-  '2038-01-19T03:14:08.000Z',
+  '2020-01-01T00:00:00.500Z',
+  '2026-01-19T03:14:08.000Z',
 ].map((s) => new Date(s));
 
 beforeAll(() => {
@@ -145,5 +153,96 @@ describe('partition key values in the jq query', () => {
     expect(jq(open, { ts, tenant: 42 })).toEqual({ dt: '2024-06-01', p_tenant: '42' });
     expect(jq(open, { ts, tenant: true })).toEqual({ dt: '2024-06-01', p_tenant: 'true' });
     expect(jq(open, { ts, tenant: 'a b' })).toBeNull();
+  });
+});
+
+describe('a long enum stays under Firehose\'s 5,120-character parameter limit', () => {
+  // One key with 200 values of 20 characters: 400 active partitions, within the default quota of 500.
+  const values = Array.from({ length: 200 }, (_, i) => `sku-${String(i).padStart(16, '0')}`);
+  const { query } = templateQuery((s) => new StreamingLake(s, 'Lake', {
+    schema: [{ name: 'event_time', type: glue.Schema.STRING }, { name: 'sku', type: glue.Schema.STRING }],
+    eventTime: { field: 'event_time' },
+    partitionKeys: [{ field: 'sku', values }],
+  }));
+  const event_time = '2024-06-01T00:00:00Z';
+
+  test('the rendered MetadataExtractionQuery fits', () => {
+    expect(values.every((v) => v.length === 20)).toBe(true);
+    expect(query.length).toBeLessThanOrEqual(5120);
+  });
+
+  test('jq 1.6 accepts every listed value', () => {
+    expect(jqEach(query, values.map((sku) => ({ event_time, sku })))).toEqual({ status: 0, outputs: values.map((sku) => ({ dt: '2024-06-01', p_sku: sku })) });
+  });
+
+  test('jq 1.6 refuses parts, joins and extensions of listed values', () => {
+    for (const sku of ['sku-000000000000000', 'ku-0000000000000000', `${values[0]},${values[1]}`, `${values[0]}0`, 'sku', '0', ',']) {
+      expect([sku, jq(query, { event_time, sku })]).toEqual([sku, null]);
+    }
+  });
+});
+
+describe('event times outside the dt projection range fail to the error prefix', () => {
+  const HOUR = 3600_000;
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  test('before projectionStart: stored, Athena would never see it', () => {
+    const { query } = templateQuery((s) => addDefaultLake(s));
+    expect(jq(query, { event_time: '2019-12-31T23:59:59Z' })).toBeNull();
+    expect(jq(query, { event_time: '1999-12-31T23:59:59.500Z' })).toBeNull();
+    expect(jq(query, { event_time: '2020-01-01T00:00:00Z' })).toEqual({ dt: '2020-01-01' });
+  });
+
+  test('more than the allowance (default 1 h) ahead of now: clock skew', () => {
+    const { query } = templateQuery((s) => addDefaultLake(s));
+    expect(jq(query, { event_time: iso(Date.now() + 2 * HOUR) })).toBeNull();
+    expect(jq(query, { event_time: '2038-01-19T03:14:08Z' })).toBeNull();
+    const soon = Date.now() + HOUR / 2;
+    expect(jq(query, { event_time: iso(soon) })).toEqual({ dt: iso(soon).slice(0, 10) });
+  });
+
+  test('epoch millis written into an epoch-seconds field land far in the future and fail', () => {
+    const { query } = lakeWith(EventTimeFormat.EPOCH_SECONDS, TimeGranularity.HOUR, glue.Schema.BIG_INT);
+    expect(jq(query, { ts: Date.UTC(2024, 5, 1), region: 'us' })).toBeNull();
+    expect(jq(query, { ts: Date.UTC(2024, 5, 1) / 1000, region: 'us' })).toEqual({ dt: '2024-06-01', hour: '00', p_region: 'us' });
+  });
+
+  test('epoch seconds written into an epoch-millis field land in 1970 and fail', () => {
+    const { query } = lakeWith(EventTimeFormat.EPOCH_MILLIS, TimeGranularity.DAY, glue.Schema.BIG_INT);
+    expect(jq(query, { ts: Date.UTC(2024, 5, 1) / 1000, region: 'us' })).toBeNull();
+  });
+
+  test('projectionStart and maxFutureSkew set the range', () => {
+    const { query } = templateQuery((s) => new StreamingLake(s, 'Lake', {
+      schema: [{ name: 'event_time', type: glue.Schema.STRING }],
+      eventTime: { field: 'event_time', projectionStart: '2024-03-01', maxFutureSkew: Duration.days(2) },
+    }));
+    expect(jq(query, { event_time: '2024-02-29T23:59:59Z' })).toBeNull();
+    expect(jq(query, { event_time: '2024-03-01T00:00:00Z' })).toEqual({ dt: '2024-03-01' });
+    const tomorrow = Date.now() + 24 * HOUR;
+    expect(jq(query, { event_time: iso(tomorrow) })).toEqual({ dt: iso(tomorrow).slice(0, 10) });
+    expect(jq(query, { event_time: iso(Date.now() + 49 * HOUR) })).toBeNull();
+  });
+});
+
+describe('the jq query and the bundled handler accept the same event times', () => {
+  const eventTime: EventTimeOptions = { field: 'ts', format: EventTimeFormat.EPOCH_MILLIS, granularity: TimeGranularity.HOUR, projectionStart: '2024-01-01', maxFutureSkew: Duration.hours(6) };
+  const schema = [{ name: 'ts', type: glue.Schema.BIG_INT }];
+  const { query } = templateQuery((s) => new StreamingLake(s, 'Lake', { schema, eventTime }));
+  const t = synth((s) => new StreamingLake(s, 'Lake', { schema, eventTime, transform: {} }));
+  const fn = Object.values(t.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Environment?.Variables?.EVENT_TIME_FIELD) as any;
+  const handlerConfig = parseConfig(fn.Properties.Environment.Variables);
+
+  test('on both sides of the projection start and of the future allowance', () => {
+    const now = Date.now();
+    const start = Date.UTC(2024, 0, 1);
+    // A minute of margin either side of the moving edge: jq reads its own clock.
+    const instants = [0, start - 1000, start - 1, start, start + 999, Date.UTC(2025, 5, 1, 13), now - 86_400_000, now, now + 6 * 3600_000 - 60_000, now + 6 * 3600_000 + 60_000, now + 365 * 86_400_000];
+    for (const ts of instants) {
+      const fromJq = jq(query, { ts });
+      const decision = transformRecord(Buffer.from(JSON.stringify({ ts })).toString('base64'), handlerConfig, Date.now());
+      const fromHandler = decision.result === 'Ok' ? decision.partitionKeys : null;
+      expect([ts, fromJq]).toEqual([ts, fromHandler]);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { addDefaultLake, addFullLake, addLakeOnExistingResources, exampleSchema } from '../bin/examples';
 import { BundledFunction, ObjectLockMode, StreamingLake } from '../lib';
@@ -358,6 +359,20 @@ describe('Glue table', () => {
   test('has the partition keys in path order', () => {
     const keys = curatedTable(full).Properties.TableInput.PartitionKeys.map((k: any) => k.Name);
     expect(keys).toEqual(['dt', 'hour', 'p_region', 'p_tenant']);
+  });
+
+  test('records the Parquet codec Firehose writes as the table\'s parquet.compression', () => {
+    expect(table().Parameters['parquet.compression']).toBe('SNAPPY');
+    for (const compression of [firehose.ParquetCompression.GZIP, firehose.ParquetCompression.UNCOMPRESSED]) {
+      const t = synth((s) => new StreamingLake(s, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time' }, compression }));
+      expect(s3Destination(t).DataFormatConversionConfiguration.OutputFormatConfiguration.Serializer.ParquetSerDe.Compression).toBe(compression.value);
+      expect(curatedTable(t).Properties.TableInput.Parameters['parquet.compression']).toBe(compression.value);
+    }
+  });
+
+  test('does not flag SSE-KMS data as client-side encrypted (has_encrypted_data is the CSE-KMS flag)', () => {
+    expect(table().Parameters.has_encrypted_data).toBe(false);
+    expect(archiveTable(defaults).Properties.TableInput.Parameters.has_encrypted_data).toBe(false);
   });
 
   test('uses a given database instead of creating one', () => {

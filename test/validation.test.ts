@@ -3,7 +3,7 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import { exampleSchema } from '../bin/examples';
-import { EventTimeFormat, ObjectLockMode, StreamingLake, StreamingLakeProps } from '../lib';
+import { EventTimeFormat, ObjectLockMode, ReplayArchive, StreamingLake, StreamingLakeProps } from '../lib';
 import { newApp } from './support/nag';
 
 /** Builds a lake from the minimal valid props plus `overrides` and returns the error message, if any. */
@@ -147,6 +147,79 @@ describe('synth-time validation names the prop and the rule', () => {
     expect(lake({ rawArchiveOptions: { lanes: 101 } })).toThrow(/`rawArchiveOptions.lanes` \(101\) must be an integer 1-100/);
     expect(lake({ rawArchiveOptions: { writeShare: 1.5 } })).toThrow(/`rawArchiveOptions.writeShare` \(1.5\) must be in \(0, 1\]/);
     expect(lake({ rawArchiveOptions: { replayTargets: [] } })).toThrow(/`rawArchiveOptions.replayTargets` must list at least one stream/);
+  });
+
+  test('an empty schema is reported as such, not as a missing event-time column', () => {
+    expect(lake({ schema: [] })).toThrow(/`schema` must list at least one column/);
+  });
+
+  test('duplicate column names name `schema` and both entries', () => {
+    expect(lake({ schema: [...exampleSchema, { name: 'amount', type: glue.Schema.DOUBLE }] }))
+      .toThrow(/`schema\[15\].name` \('amount'\) repeats `schema\[5\].name` \('amount'\); Athena lowercases column names/);
+  });
+
+  test('column names differing only in case are duplicates to Athena', () => {
+    expect(lake({ schema: [...exampleSchema, { name: 'Amount', type: glue.Schema.DOUBLE }] }))
+      .toThrow(/`schema\[15\].name` \('Amount'\) repeats `schema\[5\].name` \('amount'\)/);
+  });
+
+  test('a partition key name that repeats a column in another case', () => {
+    const schema = [...exampleSchema, { name: 'P_Region', type: glue.Schema.STRING }];
+    expect(lake({ schema, partitionKeys: [{ field: 'region' }] })).toThrow(/`partitionKeys\[0\].name` \('p_region'\) duplicates a column of `schema` \('P_Region'\)/);
+  });
+
+  test('a schema column named DT, which Athena reads as the dt partition column', () => {
+    expect(lake({ schema: [...exampleSchema, { name: 'DT', type: glue.Schema.STRING }] })).toThrow(/`schema` has a column named 'dt' or 'hour'/);
+  });
+
+  test('a retention that is not a whole number of hours names `retention`', () => {
+    expect(lake({ retention: Duration.minutes(1530) })).toThrow(/`retention` \(25.5 h\) must be a whole number of hours/);
+  });
+
+  test.each([
+    ['recordsPerSecond', { recordsPerSecond: 0, averageRecordBytes: 100 }, '0'],
+    ['recordsPerSecond', { recordsPerSecond: Number.NaN, averageRecordBytes: 100 }, 'NaN'],
+    ['averageRecordBytes', { recordsPerSecond: 10, averageRecordBytes: -5 }, '-5'],
+    ['averageRecordBytes', { recordsPerSecond: 10, averageRecordBytes: Infinity }, 'Infinity'],
+  ])('a throughput intent with a bad %s names the field and its value (%#)', (field, throughput, value) => {
+    expect(lake({ throughput })).toThrow(new RegExp(`\`throughput.${field}\` \\(${value}\\) must be a number greater than 0`));
+  });
+
+  test('a projection start in the future', () => {
+    expect(lake({ eventTime: { field: 'event_time', projectionStart: '2999-01-01' } })).toThrow(/`eventTime.projectionStart` \('2999-01-01'\) is in the future \(today is \d{4}-\d{2}-\d{2}\)/);
+  });
+
+  test('a projection start before 1970 or on an impossible day', () => {
+    expect(lake({ eventTime: { field: 'event_time', projectionStart: '1969-12-31' } })).toThrow(/`eventTime.projectionStart` \('1969-12-31'\) must be on or after 1970-01-01/);
+    expect(lake({ eventTime: { field: 'event_time', projectionStart: '2024-02-30' } })).toThrow(/`eventTime.projectionStart` \('2024-02-30'\) must be a date in yyyy-MM-dd format/);
+  });
+
+  test('a future-skew allowance that is fractional or over 365 days', () => {
+    for (const [skew, shown] of [[Duration.millis(1500), '1.5'], [Duration.days(366), '31622400']] as const) {
+      expect(lake({ eventTime: { field: 'event_time', maxFutureSkew: skew } })).toThrow(new RegExp(`\`eventTime.maxFutureSkew\` \\(${shown} s\\) must be a whole number of seconds from 0 to 365 days`));
+    }
+    expect(lake({ eventTime: { field: 'event_time', maxFutureSkew: Duration.days(2) } })).not.toThrow();
+  });
+
+  test('enum values whose jq query would exceed Firehose\'s 5,120-character parameter limit name `partitionKeys`', () => {
+    const values = Array.from({ length: 300 }, (_, i) => `sku-${String(i).padStart(16, '0')}`);
+    expect(lake({ maxActivePartitions: 5000, partitionKeys: [{ field: 'tenant', values }] }))
+      .toThrow(/`partitionKeys` render a \d{4}-character jq MetadataExtractionQuery, over Firehose's limit of 5120 characters per processor parameter \(CreateDeliveryStream would fail\)\. The longest key expression is 'p_tenant'/);
+  });
+
+  test('enum values that would overflow the transform handler\'s 4 KB Lambda environment name `partitionKeys`', () => {
+    const values = Array.from({ length: 200 }, (_, i) => `sku-${String(i).padStart(16, '0')}`);
+    expect(lake({ transform: {}, partitionKeys: [{ field: 'tenant', values }] }))
+      .toThrow(/`partitionKeys` give the transform handler a \d{4}-byte environment, over Lambda's 4 KB limit; PARTITION_VALUES \(the enum values\) takes \d{4} bytes/);
+    expect(lake({ transform: {}, partitionKeys: [{ field: 'tenant', values: values.slice(0, 100) }] })).not.toThrow();
+  });
+
+  test('a ReplayArchive projection start in the future names its `projectionStart`', () => {
+    expect(() => {
+      const stack = new Stack(newApp(), 'V');
+      const stream = kinesis.Stream.fromStreamArn(stack, 'S', 'arn:aws:kinesis:us-east-1:111122223333:stream/s');
+      new ReplayArchive(stack, 'Archive', { stream, projectionStart: '2999-01-01' });
+    }).toThrow(/`projectionStart` \('2999-01-01'\) is in the future/);
   });
 
   test('a throughput intent with a record over 1 MiB', () => {

@@ -9,6 +9,7 @@
 import { decodeJsonRecord, type DecodeFailure, type JsonObject } from '../shared/decode-record';
 import { getAtPath, parseDottedPath, replaceAtPath, type DottedPath } from '../shared/dotted-path';
 import {
+  checkProjectionRange,
   EVENT_TIME_FORMATS,
   EVENT_TIME_GRANULARITIES,
   parseEventTime,
@@ -16,6 +17,8 @@ import {
   type EventTimeFailure,
   type EventTimeFormat,
   type EventTimeGranularity,
+  type ProjectionRange,
+  type ProjectionRangeFailure,
 } from '../shared/event-time';
 import { envelopeBytes, failedRecordBytes, okRecordBytes, RESPONSE_BUDGET_BYTES } from '../shared/firehose-response';
 import { toPartitionValue } from '../shared/partition-value';
@@ -33,6 +36,8 @@ export const ENV = {
   FLATTEN_FIELDS: 'FLATTEN_FIELDS',
   EVENT_TIME_OUTPUT_FIELD: 'EVENT_TIME_OUTPUT_FIELD',
   PARTITION_VALUES: 'PARTITION_VALUES',
+  EVENT_TIME_PROJECTION_START: 'EVENT_TIME_PROJECTION_START',
+  EVENT_TIME_MAX_FUTURE_SECONDS: 'EVENT_TIME_MAX_FUTURE_SECONDS',
 } as const;
 
 export interface PartitionField {
@@ -56,6 +61,8 @@ export interface TransformConfig {
   readonly eventTimeField: DottedPath;
   readonly eventTimeFormat: EventTimeFormat;
   readonly granularity: EventTimeGranularity;
+  /** Event times Athena's `dt` projection can show; records outside it fail to the error prefix. */
+  readonly projectionRange: ProjectionRange;
   readonly partitionFields: readonly PartitionField[];
   readonly flattenFields: readonly FlattenField[];
   /** When set, the normalized UTC ISO time is written here; otherwise ISO event times are rewritten in place. */
@@ -86,6 +93,8 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
   const eventTimeField = attempt(() => parseDottedPath(required(env, ENV.EVENT_TIME_FIELD), ENV.EVENT_TIME_FIELD));
   const eventTimeFormat = attempt(() => oneOf(env, ENV.EVENT_TIME_FORMAT, EVENT_TIME_FORMATS));
   const granularity = attempt(() => oneOf(env, ENV.EVENT_TIME_GRANULARITY, EVENT_TIME_GRANULARITIES));
+  const startMs = attempt(() => projectionStartMs(required(env, ENV.EVENT_TIME_PROJECTION_START)));
+  const maxFutureSeconds = attempt(() => wholeSeconds(required(env, ENV.EVENT_TIME_MAX_FUTURE_SECONDS)));
 
   const partitionFields: PartitionField[] = [];
   const partitionValues = attempt(() => valueLists(env, ENV.PARTITION_VALUES)) ?? {};
@@ -126,10 +135,24 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
     if (parsed) flattenFields.push({ column, path: parsed });
   }
 
-  if (problems.length > 0 || !eventTimeField || !eventTimeFormat || !granularity) {
+  if (problems.length > 0 || !eventTimeField || !eventTimeFormat || !granularity || startMs === undefined || maxFutureSeconds === undefined) {
     throw new Error(`firehose-transform: invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  return { eventTimeField, eventTimeFormat, granularity, partitionFields, flattenFields, eventTimeOutputField };
+  const projectionRange = { startMs, maxFutureSeconds };
+  return { eventTimeField, eventTimeFormat, granularity, projectionRange, partitionFields, flattenFields, eventTimeOutputField };
+}
+
+/** `yyyy-MM-dd`, the projection's first day, as epoch millis of its midnight UTC. */
+function projectionStartMs(text: string): number {
+  const parsed = /^\d{4}-\d{2}-\d{2}$/.test(text) ? parseEventTime(`${text}T00:00:00Z`, 'iso8601') : undefined;
+  if (!parsed?.ok) throw new Error(`${ENV.EVENT_TIME_PROJECTION_START} must be a date in yyyy-MM-dd format on or after 1970-01-01; got '${text}'`);
+  return parsed.epochMillis;
+}
+
+/** A whole, non-negative number of seconds. */
+function wholeSeconds(text: string): number {
+  if (!/^\d{1,10}$/.test(text)) throw new Error(`${ENV.EVENT_TIME_MAX_FUTURE_SECONDS} must be a whole number of seconds (0 or more); got '${text}'`);
+  return Number(text);
 }
 
 function isFieldName(name: string): boolean {
@@ -193,6 +216,7 @@ function stringMap(env: Readonly<Record<string, string | undefined>>, name: stri
 export type FailureReason =
   | DecodeFailure
   | EventTimeFailure
+  | ProjectionRangeFailure
   | 'missing_event_time'
   | 'missing_partition_field'
   | 'invalid_partition_value'
@@ -207,8 +231,11 @@ export type RecordDecision =
 
 const fail = (reason: FailureReason): RecordDecision => ({ result: 'ProcessingFailed', reason });
 
-/** Decides one record from its base64 payload: Ok with new data and partition keys, or why it failed. */
-export function transformRecord(payload: unknown, config: TransformConfig): RecordDecision {
+/**
+ * Decides one record from its base64 payload: Ok with new data and partition keys, or why it failed.
+ * `nowMs` is the current time, against which the projection's future allowance is measured.
+ */
+export function transformRecord(payload: unknown, config: TransformConfig, nowMs: number = Date.now()): RecordDecision {
   const decoded = decodeJsonRecord(payload);
   if (!decoded.ok) return fail(decoded.reason);
   const obj: JsonObject = decoded.value;
@@ -217,6 +244,9 @@ export function transformRecord(payload: unknown, config: TransformConfig): Reco
   if (rawTime === undefined || rawTime === null) return fail('missing_event_time');
   const time = parseEventTime(rawTime, config.eventTimeFormat);
   if (!time.ok) return fail(time.reason);
+  // A dt outside the projection range would be stored but invisible to every Athena query.
+  const outside = checkProjectionRange(time.epochMillis, config.projectionRange, nowMs);
+  if (outside !== undefined) return fail(outside);
   const utc = toUtcEventTime(time.epochMillis);
 
   const partitionKeys: PartitionKeys = config.granularity === 'hour' ? { dt: utc.dt, hour: utc.hour } : { dt: utc.dt };
@@ -298,8 +328,9 @@ export function transformBatch(
   records: readonly SourceRecord[],
   config: TransformConfig,
   budgetBytes: number = RESPONSE_BUDGET_BYTES,
+  nowMs: number = Date.now(),
 ): BatchOutcome {
-  const decisions = records.map((r) => transformRecord(r.payload, config));
+  const decisions = records.map((r) => transformRecord(r.payload, config, nowMs));
   // A payload that got past base64 decoding is plain base64.
   const failedSizes = records.map((r, i) => {
     const d = decisions[i];

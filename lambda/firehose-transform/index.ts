@@ -2,7 +2,7 @@
  * Firehose data-transformation Lambda: adapts the invocation to the pure core.
  * Configuration is read once at init so a bad deployment fails loudly there.
  */
-import { parseConfig, transformBatch, type PayloadField, type ResponseRecord, type SourceRecord } from './core';
+import { parseConfig, RESPONSE_BUDGET_BYTES, transformBatch, type PayloadField, type ResponseRecord, type SourceRecord } from './core';
 
 const config = parseConfig(process.env);
 
@@ -38,7 +38,7 @@ export async function handler(event: FirehoseTransformEvent): Promise<FirehoseTr
   if (!event || !Array.isArray(event.records)) {
     throw new Error('firehose-transform: event has no records array; is this function wired to a Firehose stream?');
   }
-  const outcome = transformBatch(event.records.map(toSourceRecord), config);
+  const outcome = transformBatch(event.records.map(toSourceRecord), config, RESPONSE_BUDGET_BYTES, Date.now());
   // One line per invocation, counts only: payloads may hold personal data.
   console.log(JSON.stringify({
     level: outcome.failed > 0 ? 'WARN' : 'INFO',

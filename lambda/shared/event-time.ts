@@ -157,3 +157,31 @@ export function toUtcEventTime(epochMillis: number): UtcEventTime {
   const iso = new Date(epochMillis).toISOString();
   return { iso, dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
 }
+
+/**
+ * The event times Athena can see: the `dt` date projection runs from its start
+ * date to `NOW` (query time), so an event before the start is never visible,
+ * and one far in the future (clock skew, seconds read as millis) is not visible
+ * until its day comes. Records outside go to the error prefix instead.
+ */
+export interface ProjectionRange {
+  /** The projection's first instant: midnight UTC of its start date, epoch millis. */
+  readonly startMs: number;
+  /** How far ahead of the current time an event may be, in whole seconds. */
+  readonly maxFutureSeconds: number;
+}
+
+export type ProjectionRangeFailure = 'event_time_before_projection' | 'event_time_too_far_ahead';
+
+/**
+ * Why an in-range event time falls outside `range` at `nowMs`, or undefined
+ * when it is inside. Compares whole seconds, as the construct's jq 1.6 query
+ * does (`floor(seconds) < start or floor(seconds) > now + allowance`), so the
+ * handler and the query accept exactly the same records.
+ */
+export function checkProjectionRange(epochMillis: number, range: ProjectionRange, nowMs: number): ProjectionRangeFailure | undefined {
+  const seconds = Math.floor(epochMillis / 1000);
+  if (seconds * 1000 < range.startMs) return 'event_time_before_projection';
+  if (seconds > nowMs / 1000 + range.maxFutureSeconds) return 'event_time_too_far_ahead';
+  return undefined;
+}

@@ -1,7 +1,7 @@
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { propError } from './errors';
+import { PartitionSpec } from './partition-spec';
 
 /** Properties of an {@link ArchiveTable}. */
 export interface ArchiveTableProps {
@@ -39,9 +39,7 @@ export class ArchiveTable extends Construct {
   constructor(scope: Construct, id: string, props: ArchiveTableProps) {
     super(scope, id);
     const start = props.projectionStart ?? '2020-01-01';
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || Number.isNaN(Date.parse(`${start}T00:00:00Z`))) {
-      throw propError(this, 'projectionStart', `('${start}') must be a date in yyyy-MM-dd format`);
-    }
+    PartitionSpec.validateProjectionStart(this, 'projectionStart', start);
     this.table = new glue.S3Table(this, 'Table', {
       database: props.database,
       description: 'Raw archive: every record of the stream, exact payload bytes (base64), by arrival hour and partition-key lane',
@@ -54,6 +52,8 @@ export class ArchiveTable extends Construct {
       dataFormat: glue.DataFormat.JSON,
       storage: glue.S3TableStorage.fromBucket(props.bucket),
       s3Prefix: props.prefix,
+      // SSE-KMS objects: `has_encrypted_data` is the client-side (CSE-KMS) flag (see LakeTable).
+      hasEncryptedData: false,
       partitionProjection: {
         dt: glue.PartitionProjectionConfiguration.date({ min: start, max: 'NOW', format: 'yyyy-MM-dd', step: { interval: 1, intervalUnit: glue.DateIntervalUnit.DAYS } }),
         hour: glue.PartitionProjectionConfiguration.integer({ min: 0, max: 23, digits: 2 }),

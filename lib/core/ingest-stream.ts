@@ -67,6 +67,9 @@ export class IngestStream extends Construct {
   /** Checks a retention period against Kinesis's 24 h–8,760 h range. */
   public static validateRetention(scope: Construct, retention: Duration): void {
     const hours = retention.toHours({ integral: false });
+    if (!Number.isInteger(hours)) {
+      throw propError(scope, 'retention', `(${Number(hours.toFixed(4))} h) must be a whole number of hours: Kinesis sets retention in hours`);
+    }
     if (hours < 24 || hours > 8760) {
       throw propError(scope, 'retention', `(${hours} h) must be between 24 h and 8,760 h, the range Kinesis allows`);
     }
@@ -82,8 +85,9 @@ export class IngestStream extends Construct {
   constructor(scope: Construct, id: string, props: IngestStreamProps) {
     super(scope, id);
     const t = props.throughput;
-    if (t && !(t.recordsPerSecond > 0 && t.averageRecordBytes > 0)) {
-      throw propError(this, 'throughput', 'needs recordsPerSecond and averageRecordBytes greater than 0');
+    for (const field of ['recordsPerSecond', 'averageRecordBytes'] as const) {
+      const value = t?.[field];
+      if (t && !(Number.isFinite(value) && value! > 0)) throw propError(this, `throughput.${field}`, `(${value}) must be a number greater than 0`);
     }
     if (t && t.averageRecordBytes > MIB) {
       throw propError(this, 'throughput.averageRecordBytes', `(${t.averageRecordBytes}) exceeds the 1 MiB Kinesis record limit`);

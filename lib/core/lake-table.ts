@@ -1,4 +1,5 @@
 import * as glue from 'aws-cdk-lib/aws-glue';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { PartitionSpec } from './partition-spec';
@@ -15,6 +16,8 @@ export interface LakeTableProps {
   readonly database?: glue.IDatabase;
   /** Table description. @default - none */
   readonly description?: string;
+  /** Parquet codec the delivery writes, recorded as the table's `parquet.compression`. @default ParquetCompression.SNAPPY */
+  readonly compression?: firehose.ParquetCompression;
 }
 
 /**
@@ -43,9 +46,14 @@ export class LakeTable extends Construct {
       storage: glue.S3TableStorage.fromBucket(props.bucket),
       s3Prefix: props.partitions.dataPrefix,
       partitionProjection: props.partitions.projection,
+      // `has_encrypted_data: true` marks client-side (CSE-KMS) data; the lake's objects are SSE-KMS,
+      // which S3 decrypts for Athena transparently, and the flag would make Athena treat the table
+      // as CSE-KMS data (INSERT INTO would then use the workgroup's client-side settings).
+      hasEncryptedData: false,
       parameters: {
         'storage.location.template': props.partitions.locationTemplate(props.bucket.bucketName),
-        'parquet.compression': 'SNAPPY',
+        // What Athena writes on INSERT INTO / CTAS into this table: the codec Firehose writes.
+        'parquet.compression': (props.compression ?? firehose.ParquetCompression.SNAPPY).value,
         classification: 'parquet',
       },
     });

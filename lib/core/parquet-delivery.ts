@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, SizeRoundingBehavior } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, SizeRoundingBehavior, Stack } from 'aws-cdk-lib';
 import type * as glue from 'aws-cdk-lib/aws-glue';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -22,6 +22,8 @@ const MAX_BUFFER_SIZE = Size.mebibytes(128);
 const MAX_BUFFER_INTERVAL = Duration.seconds(900);
 /** Parquet codecs Firehose writes. There is no ZSTD. */
 export const PARQUET_CODECS = ['SNAPPY', 'GZIP', 'UNCOMPRESSED'];
+/** Firehose rejects a processor parameter value (the jq query included) over 5,120 characters at CreateDeliveryStream. */
+export const MAX_PROCESSOR_PARAMETER_LENGTH = 5120;
 /** Hive JSON timestamp parsers: epoch millis and ISO-8601 with a zone (`Z` or an offset). */
 export const TIMESTAMP_PARSERS = ['millis', "yyyy-MM-dd'T'HH:mm:ss.SSSZZ", "yyyy-MM-dd'T'HH:mm:ssZZ"];
 
@@ -135,7 +137,27 @@ export class ParquetDelivery extends Construct {
         } : undefined,
       }),
     });
+    this.checkProcessorParameters(props.partitions);
     this.acknowledgeFindings(props);
+  }
+
+  /**
+   * Checks every processor parameter as rendered into the template against Firehose's
+   * 5,120-character limit, which CloudFormation would otherwise report only at deploy.
+   */
+  private checkProcessorParameters(partitions: PartitionSpec): void {
+    const cfn = this.deliveryStream.node.defaultChild as firehose.CfnDeliveryStream;
+    const destination = Stack.of(this).resolve(cfn.extendedS3DestinationConfiguration);
+    for (const processor of destination?.processingConfiguration?.processors ?? []) {
+      for (const { parameterName: name, parameterValue: value } of processor.parameters ?? []) {
+        if (typeof value !== 'string' || value.length <= MAX_PROCESSOR_PARAMETER_LENGTH) continue;
+        if (name !== 'MetadataExtractionQuery') {
+          throw propError(this, 'transform', `renders a ${value.length}-character ${name} processor parameter, over Firehose's limit of ${MAX_PROCESSOR_PARAMETER_LENGTH}`);
+        }
+        const longest = [...partitions.segments].sort((a, b) => b.jq.length - a.jq.length)[0];
+        throw propError(this, 'partitions', `render a ${value.length}-character jq MetadataExtractionQuery, over Firehose's limit of ${MAX_PROCESSOR_PARAMETER_LENGTH} characters per processor parameter (CreateDeliveryStream would fail). The longest key expression is '${longest.name}' (${longest.jq.length} characters): list fewer or shorter enum \`values\`, or drop them (the key is then projected as injected)`);
+      }
+    }
   }
 
   private acknowledgeFindings(props: ParquetDeliveryProps): void {

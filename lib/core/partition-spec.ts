@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type { IConstruct } from 'constructs';
 import { propError } from './errors';
@@ -30,10 +31,21 @@ export interface EventTimeOptions {
   /** Partition granularity. @default TimeGranularity.DAY */
   readonly granularity?: TimeGranularity;
   /**
-   * First day of the Athena date projection range (`yyyy-MM-dd`); the range ends at `NOW`.
+   * First day of the Athena date projection range (`yyyy-MM-dd`, 1970-01-01 to today); the
+   * range ends at `NOW`. Records with an earlier event time go to the error prefix: their
+   * `dt` would be outside the projection, stored but invisible to every query.
    * @default '2020-01-01'
    */
   readonly projectionStart?: string;
+  /**
+   * How far ahead of the time Firehose processes a record its event time may be (clock
+   * skew). A record further ahead goes to the error prefix, since its `dt` is outside the
+   * projection (which ends at `NOW`, query time) until that day comes; one within the
+   * allowance is delivered and becomes visible once its `dt` is reached. Whole seconds,
+   * 0 to 365 days.
+   * @default Duration.hours(1)
+   */
+  readonly maxFutureSkew?: Duration;
 }
 
 /** Which Firehose namespace supplies the partition values. */
@@ -81,6 +93,11 @@ export const MAX_PARTITION_KEYS = 3;
 export const EVENT_TIME_SLOTS_PER_BUFFER = 2;
 
 const NAME = /^[a-z_][a-z0-9_]*$/;
+/** Default start of the `dt` projection. */
+export const DEFAULT_PROJECTION_START = '2020-01-01';
+/** Default allowance for event times ahead of delivery time. */
+export const DEFAULT_MAX_FUTURE_SKEW = Duration.hours(1);
+const MAX_FUTURE_SKEW_LIMIT = Duration.days(365);
 
 /**
  * ONE definition of a lake's partition layout. The Firehose prefix, the jq
@@ -93,6 +110,14 @@ export class PartitionSpec {
     return new PartitionSpec(scope, props);
   }
 
+  /**
+   * Checks the start of a `dt` date projection, named `prop` in errors: a real `yyyy-MM-dd`
+   * date from 1970-01-01 (where event times start) to today (a later start hides every record until then).
+   */
+  public static validateProjectionStart(scope: IConstruct, prop: string, start: string): void {
+    checkProjectionStart(scope, prop, start);
+  }
+
   /** Ordered partition segments: `dt`, optionally `hour`, then the keys. */
   public readonly segments: PartitionSegment[];
   /** Event-time format. */
@@ -101,6 +126,10 @@ export class PartitionSpec {
   public readonly granularity: TimeGranularity;
   /** Event-time field. */
   public readonly eventTimeField: string;
+  /** First day of the `dt` projection (`yyyy-MM-dd`). */
+  public readonly projectionStart: string;
+  /** Allowance for event times ahead of delivery time. */
+  public readonly maxFutureSkew: Duration;
   /** Curated data prefix (ends with `/`). */
   public readonly dataPrefix: string;
   /** Key name → payload field, for the partition keys after event time. */
@@ -111,29 +140,57 @@ export class PartitionSpec {
   public readonly worstCaseActivePartitions: number;
 
   private constructor(scope: IConstruct, props: PartitionSpecProps) {
-    const columns = new Map(props.columns.map((c) => [c.name, c]));
+    const columns = checkColumns(scope, props.columns);
     const et = props.eventTime;
     this.format = et.format ?? EventTimeFormat.ISO_8601_UTC;
     this.granularity = et.granularity ?? TimeGranularity.DAY;
     this.eventTimeField = et.field;
     this.dataPrefix = props.dataPrefix ?? 'data/';
-    if (!columns.has(et.field)) {
+    const etColumn = columns.get(et.field.toLowerCase());
+    if (!etColumn) {
       throw propError(scope, 'eventTime.field', `('${et.field}') is not a column of \`schema\``);
     }
-    checkEventTimeType(scope, this.format, columns.get(et.field)!.type);
-    const start = et.projectionStart ?? '2020-01-01';
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || Number.isNaN(Date.parse(`${start}T00:00:00Z`))) {
-      throw propError(scope, 'eventTime.projectionStart', `('${start}') must be a date in ${DATE_PROJECTION_FORMAT} format`);
-    }
+    checkEventTimeType(scope, this.format, etColumn.type);
+    this.projectionStart = et.projectionStart ?? DEFAULT_PROJECTION_START;
+    PartitionSpec.validateProjectionStart(scope, 'eventTime.projectionStart', this.projectionStart);
+    this.maxFutureSkew = et.maxFutureSkew ?? DEFAULT_MAX_FUTURE_SKEW;
+    checkMaxFutureSkew(scope, this.maxFutureSkew);
     if (!/^([A-Za-z0-9_.-]+\/)*$/.test(this.dataPrefix) || this.dataPrefix === '') {
       throw propError(scope, 'dataPrefix', `('${this.dataPrefix}') must be path segments ending with '/'`);
     }
+    // Athena lowercases column names, so `DT` is the partition column `dt` too.
+    if (columns.has('dt') || (this.granularity.includesHour && columns.has('hour'))) {
+      throw propError(scope, 'schema', "has a column named 'dt' or 'hour', which are the event-time partition columns");
+    }
 
-    const seconds = this.format.requiresTransform ? '' : this.format.jqEpochSeconds(`.${jqField(et.field)}`);
+    const segments = this.eventTimeSegments();
+    this.keyFields = {};
+    this.keyValues = {};
+    const enumProduct = this.addKeySegments(scope, props.keys ?? [], columns, segments);
+    this.segments = segments;
+
+    const quota = props.maxActivePartitions ?? 500;
+    this.worstCaseActivePartitions = enumProduct * EVENT_TIME_SLOTS_PER_BUFFER;
+    if (this.worstCaseActivePartitions > quota) {
+      throw propError(scope, 'partitionKeys', `enum values allow ${enumProduct} combinations x ${EVENT_TIME_SLOTS_PER_BUFFER} event-time slots per buffer = ${this.worstCaseActivePartitions} active partitions, over Firehose's quota of ${quota}; records over it go to the error prefix as activePartitionExceeded. Shorten the enums or raise the quota (up to 5,000) and set \`maxActivePartitions\``);
+    }
+  }
+
+  /**
+   * `dt` (and `hour`). The `dt` query fails, sending the record to the error prefix, when the
+   * event time is outside the projection range: before its start, or more than the allowance
+   * ahead of `now` (the time Firehose runs the query). The handler applies the same rule
+   * (lambda/shared/event-time.ts `checkProjectionRange`).
+   */
+  private eventTimeSegments(): PartitionSegment[] {
+    const seconds = this.format.requiresTransform ? '' : this.format.jqEpochSeconds(`.${jqField(this.eventTimeField)}`);
+    const startSeconds = Date.parse(`${this.projectionStart}T00:00:00Z`) / 1000;
+    const skew = this.maxFutureSkew.toSeconds();
     const segments: PartitionSegment[] = [{
       name: 'dt',
-      jq: `${seconds} | strftime("${JQ_DATE_FORMAT}")`,
-      projection: glue.PartitionProjectionConfiguration.date({ min: start, max: 'NOW', format: DATE_PROJECTION_FORMAT, step: { interval: 1, intervalUnit: glue.DateIntervalUnit.DAYS } }),
+      // jq 1.6 takes `if` as an object value only in parentheses.
+      jq: `(${seconds} | if . < ${startSeconds} or . > now + ${skew} then error("dt: event time before ${this.projectionStart} or over ${skew} s ahead") else strftime("${JQ_DATE_FORMAT}") end)`,
+      projection: glue.PartitionProjectionConfiguration.date({ min: this.projectionStart, max: 'NOW', format: DATE_PROJECTION_FORMAT, step: { interval: 1, intervalUnit: glue.DateIntervalUnit.DAYS } }),
     }];
     if (this.granularity.includesHour) {
       segments.push({
@@ -142,21 +199,22 @@ export class PartitionSpec {
         projection: glue.PartitionProjectionConfiguration.integer({ min: 0, max: 23, digits: 2 }),
       });
     }
+    return segments;
+  }
 
-    const keys = props.keys ?? [];
+  /** Validates the keys and appends their segments; returns the product of the enum sizes. */
+  private addKeySegments(scope: IConstruct, keys: PartitionKey[], columns: Map<string, glue.Column>, segments: PartitionSegment[]): number {
     if (keys.length > MAX_PARTITION_KEYS) {
       throw propError(scope, 'partitionKeys', `has ${keys.length} keys; at most ${MAX_PARTITION_KEYS} are allowed (each multiplies Firehose's active partitions)`);
     }
-    this.keyFields = {};
-    this.keyValues = {};
     let enumProduct = 1;
     keys.forEach((key, i) => {
       const name = key.name ?? `p_${key.field}`;
-      if (!columns.has(key.field)) {
+      if (!columns.has(key.field.toLowerCase())) {
         throw propError(scope, `partitionKeys[${i}].field`, `('${key.field}') is not a column of \`schema\``);
       }
-      if (columns.has(name)) {
-        throw propError(scope, `partitionKeys[${i}].name`, `('${name}') duplicates a column of \`schema\`; Athena rejects a partition column that repeats a data column`);
+      if (columns.has(name.toLowerCase())) {
+        throw propError(scope, `partitionKeys[${i}].name`, `('${name}') duplicates a column of \`schema\` ('${columns.get(name.toLowerCase())!.name}'); Athena rejects a partition column that repeats a data column, ignoring case`);
       }
       if (!NAME.test(name)) {
         throw propError(scope, `partitionKeys[${i}].name`, `('${name}') must match ${NAME} to be a Glue column and an S3 path segment`);
@@ -181,16 +239,7 @@ export class PartitionSpec {
           : glue.PartitionProjectionConfiguration.injected(),
       });
     });
-    if (columns.has('dt') || (this.granularity.includesHour && columns.has('hour'))) {
-      throw propError(scope, 'schema', "has a column named 'dt' or 'hour', which are the event-time partition columns");
-    }
-    this.segments = segments;
-
-    const quota = props.maxActivePartitions ?? 500;
-    this.worstCaseActivePartitions = enumProduct * EVENT_TIME_SLOTS_PER_BUFFER;
-    if (this.worstCaseActivePartitions > quota) {
-      throw propError(scope, 'partitionKeys', `enum values allow ${enumProduct} combinations x ${EVENT_TIME_SLOTS_PER_BUFFER} event-time slots per buffer = ${this.worstCaseActivePartitions} active partitions, over Firehose's quota of ${quota}; records over it go to the error prefix as activePartitionExceeded. Shorten the enums or raise the quota (up to 5,000) and set \`maxActivePartitions\``);
-    }
+    return enumProduct;
   }
 
   /** The Glue partition columns, in path order. All are strings. */
@@ -235,6 +284,8 @@ export class PartitionSpec {
       EVENT_TIME_FIELD: this.eventTimeField,
       EVENT_TIME_FORMAT: this.format.handlerFormat,
       EVENT_TIME_GRANULARITY: this.granularity.id,
+      EVENT_TIME_PROJECTION_START: this.projectionStart,
+      EVENT_TIME_MAX_FUTURE_SECONDS: String(this.maxFutureSkew.toSeconds()),
       PARTITION_FIELDS: JSON.stringify(this.keyFields),
       PARTITION_VALUES: JSON.stringify(this.keyValues),
       FLATTEN_FIELDS: JSON.stringify(flatten),
@@ -253,8 +304,51 @@ export const SAFE_PARTITION_VALUE = '^[A-Za-z0-9_.:=+-]{1,512}$';
 function jqKeyValue(name: string, field: string, values?: string[]): string {
   const scalar = `if (type == "string" or type == "number" or type == "boolean") then tostring else error("${name}: missing or not a scalar") end`;
   const safe = `if test("${SAFE_PARTITION_VALUE}") then . else error("${name}: not a safe path segment") end`;
-  const projected = values ? ` | if IN(${values.map((v) => JSON.stringify(v)).join(', ')}) then . else error("${name}: not a projected value") end` : '';
+  // Membership in one `,a,b,` string costs a value's length plus 1 (IN("a", "b") costs 3 more), which keeps
+  // long enums under Firehose's 5,120-character parameter limit; safe values hold no comma, so it is exact.
+  const projected = values ? ` | if ",\\(.)," | inside(",${values.join(',')},") then . else error("${name}: not a projected value") end` : '';
   return `(.${jqField(field)} | ${scalar} | ${safe}${projected})`;
+}
+
+/**
+ * The columns by lowercase name. Athena lowercases column names, so names differing only
+ * in case are one column to it; aws-cdk-lib's own duplicate check never names `schema`.
+ */
+function checkColumns(scope: IConstruct, columns: glue.Column[]): Map<string, glue.Column> {
+  if (columns.length === 0) throw propError(scope, 'schema', 'must list at least one column');
+  const byName = new Map<string, glue.Column>();
+  const index = new Map<string, number>();
+  columns.forEach((c, i) => {
+    const key = c.name.toLowerCase();
+    const first = index.get(key);
+    if (first !== undefined) {
+      throw propError(scope, `schema[${i}].name`, `('${c.name}') repeats \`schema[${first}].name\` ('${columns[first].name}'); Athena lowercases column names, so they must differ ignoring case`);
+    }
+    index.set(key, i);
+    byName.set(key, c);
+  });
+  return byName;
+}
+
+function checkProjectionStart(scope: IConstruct, prop: string, start: string): void {
+  const ms = Date.parse(`${start}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== start) {
+    throw propError(scope, prop, `('${start}') must be a date in ${DATE_PROJECTION_FORMAT} format`);
+  }
+  if (ms < 0) {
+    throw propError(scope, prop, `('${start}') must be on or after 1970-01-01, the earliest event time the pipeline accepts`);
+  }
+  const today = new Date().toISOString().slice(0, 10);
+  if (start > today) {
+    throw propError(scope, prop, `('${start}') is in the future (today is ${today}): every dt before it is outside the projection, so records would go to the error prefix until then`);
+  }
+}
+
+function checkMaxFutureSkew(scope: IConstruct, skew: Duration): void {
+  const seconds = skew.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds > MAX_FUTURE_SKEW_LIMIT.toSeconds()) {
+    throw propError(scope, 'eventTime.maxFutureSkew', `(${seconds} s) must be a whole number of seconds from 0 to 365 days`);
+  }
 }
 
 /** `.field` is only valid jq for identifier-like names; quote everything else. */

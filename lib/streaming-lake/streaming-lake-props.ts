@@ -53,7 +53,7 @@ export interface TransformOptions {
 export interface StreamingLakeProps {
   /** Typed data columns (use `glue.Schema.*`, including struct, array and map). They drive the Parquet conversion. */
   readonly schema: glue.Column[];
-  /** Which payload field holds event time, its format and the partition granularity. */
+  /** Which payload field holds event time, its format, the partition granularity, the projection start and the future-skew allowance. */
   readonly eventTime: EventTimeOptions;
   /** Up to 3 low-cardinality payload keys partitioned after event time. @default - none */
   readonly partitionKeys?: PartitionKey[];

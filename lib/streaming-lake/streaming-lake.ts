@@ -86,7 +86,7 @@ export class StreamingLake extends Construct {
     }
 
     // 3. Table.
-    const lake = new LakeTable(this, 'Table', { columns: props.schema, partitions, bucket: this.bucket, database: props.database });
+    const lake = new LakeTable(this, 'Table', { columns: props.schema, partitions, bucket: this.bucket, database: props.database, compression: props.compression });
     this.table = lake.table;
     this.database = lake.database;
 
@@ -97,8 +97,11 @@ export class StreamingLake extends Construct {
           throw propError(this, `transform.flatten.${column}`, `('${column}') is not a column of \`schema\``);
         }
       }
+      namePropsAs(this, 'Transform', { partitions: 'partitionKeys' });
       this.transform = new FirehoseTransformFunction(this, 'Transform', { partitions, encryptionKey: this.encryptionKey, flatten: props.transform?.flatten });
     }
+    // The delivery checks its rendered jq query, whose size comes from the lake's partition keys.
+    namePropsAs(this, 'Delivery', { partitions: 'partitionKeys' });
     this.delivery = new ParquetDelivery(this, 'Delivery', {
       stream: this.stream,
       bucket: this.bucket,

@@ -1,4 +1,5 @@
 import {
+  checkProjectionRange,
   MAX_EVENT_TIME_MS,
   parseEventTime,
   toUtcEventTime,
@@ -153,5 +154,27 @@ describe('toUtcEventTime', () => {
   test('derives dt and hour from the UTC instant', () => {
     expect(toUtcEventTime(Date.UTC(2025, 0, 1, 0, 0, 0))).toEqual({ iso: '2025-01-01T00:00:00.000Z', dt: '2025-01-01', hour: '00' });
     expect(toUtcEventTime(Date.UTC(2024, 11, 31, 23, 59, 59, 999))).toEqual({ iso: '2024-12-31T23:59:59.999Z', dt: '2024-12-31', hour: '23' });
+  });
+});
+
+describe('checkProjectionRange', () => {
+  const range = { startMs: Date.UTC(2020, 0, 1), maxFutureSeconds: 3600 };
+  const now = Date.UTC(2026, 11, 3, 8, 0, 0, 500);
+
+  test('accepts the projection start and everything up to the allowance ahead of now', () => {
+    expect(checkProjectionRange(Date.UTC(2020, 0, 1), range, now)).toBeUndefined();
+    expect(checkProjectionRange(now, range, now)).toBeUndefined();
+    // Whole seconds, as the jq query compares floor(seconds) with now + allowance.
+    expect(checkProjectionRange(now + 3600_499, range, now)).toBeUndefined();
+  });
+
+  test('refuses an event before the projection start, even by a millisecond', () => {
+    expect(checkProjectionRange(Date.UTC(2020, 0, 1) - 1, range, now)).toBe('event_time_before_projection');
+    expect(checkProjectionRange(0, range, now)).toBe('event_time_before_projection');
+  });
+
+  test('refuses an event more than the allowance ahead of now', () => {
+    expect(checkProjectionRange(now + 3601_000, range, now)).toBe('event_time_too_far_ahead');
+    expect(checkProjectionRange(now + 1000, { ...range, maxFutureSeconds: 0 }, now)).toBe('event_time_too_far_ahead');
   });
 });

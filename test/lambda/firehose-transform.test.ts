@@ -21,6 +21,8 @@ function config(env: Record<string, string | undefined> = {}): TransformConfig {
     EVENT_TIME_FIELD: 'ts',
     EVENT_TIME_FORMAT: 'iso8601',
     EVENT_TIME_GRANULARITY: 'hour',
+    EVENT_TIME_PROJECTION_START: '2020-01-01',
+    EVENT_TIME_MAX_FUTURE_SECONDS: '3600',
     PARTITION_FIELDS: '{}',
     FLATTEN_FIELDS: '{}',
     ...env,
@@ -52,6 +54,7 @@ describe('parseConfig', () => {
     expect(c.partitionFields.map((p) => [p.key, p.path.text])).toEqual([['region', 'meta.region'], ['tenant', 'tenant']]);
     expect(c.flattenFields.map((f) => [f.column, f.path.text])).toEqual([['device_id', 'device.id']]);
     expect(c.eventTimeOutputField).toBe('event_time');
+    expect(c.projectionRange).toEqual({ startMs: Date.UTC(2020, 0, 1), maxFutureSeconds: 3600 });
   });
 
   test('treats an empty EVENT_TIME_OUTPUT_FIELD as unset', () => {
@@ -79,6 +82,12 @@ describe('parseConfig', () => {
     [{ FLATTEN_FIELDS: '{"ts":"a.b"}' }, /would overwrite the event-time field/],
     [{ FLATTEN_FIELDS: '{"x":"a.b"}', EVENT_TIME_OUTPUT_FIELD: 'x' }, /is also EVENT_TIME_OUTPUT_FIELD/],
     [{ EVENT_TIME_OUTPUT_FIELD: 'event.time' }, /EVENT_TIME_OUTPUT_FIELD \('event.time'\) must be a top-level field name/],
+    [{ EVENT_TIME_PROJECTION_START: undefined }, /EVENT_TIME_PROJECTION_START is required/],
+    [{ EVENT_TIME_PROJECTION_START: '2024-02-30' }, /EVENT_TIME_PROJECTION_START must be a date in yyyy-MM-dd format on or after 1970-01-01; got '2024-02-30'/],
+    [{ EVENT_TIME_PROJECTION_START: '1969-12-31' }, /EVENT_TIME_PROJECTION_START must be a date/],
+    [{ EVENT_TIME_MAX_FUTURE_SECONDS: undefined }, /EVENT_TIME_MAX_FUTURE_SECONDS is required/],
+    [{ EVENT_TIME_MAX_FUTURE_SECONDS: '-1' }, /EVENT_TIME_MAX_FUTURE_SECONDS must be a whole number of seconds \(0 or more\); got '-1'/],
+    [{ EVENT_TIME_MAX_FUTURE_SECONDS: '1.5' }, /EVENT_TIME_MAX_FUTURE_SECONDS must be a whole number/],
   ])('rejects %j', (env, message) => {
     expect(() => config(env)).toThrow(message);
     expect(() => config(env)).toThrow(/^firehose-transform: invalid configuration/);
@@ -128,6 +137,38 @@ describe('transformRecord: event time', () => {
   test('fails out-of-range timestamps', () => {
     expect(reason(transformRecord(b64({ ts: 1700000000123 }), config({ EVENT_TIME_FORMAT: 'epoch_seconds' })))).toBe('event_time_out_of_range');
     expect(reason(transformRecord(b64({ ts: -5 }), config({ EVENT_TIME_FORMAT: 'epoch_millis' })))).toBe('event_time_out_of_range');
+  });
+
+  describe('the dt projection range: a dt Athena can never see fails to the error prefix', () => {
+    const now = Date.UTC(2026, 11, 3, 12, 0, 0);
+    const at = (ts: unknown, env: Record<string, string> = {}) => reason(transformRecord(b64({ ts }), config({ EVENT_TIME_FORMAT: 'epoch_millis', EVENT_TIME_GRANULARITY: 'day', ...env }), now));
+
+    test('an event before the projection start fails; the start itself is accepted', () => {
+      expect(at(Date.UTC(2019, 11, 31, 23, 59, 59, 999))).toBe('event_time_before_projection');
+      expect(at(Date.UTC(2020, 0, 1))).toBe('Ok');
+      expect(at(0)).toBe('event_time_before_projection');
+      expect(at(Date.UTC(2024, 0, 1), { EVENT_TIME_PROJECTION_START: '2024-01-02' })).toBe('event_time_before_projection');
+    });
+
+    test('an event more than the allowance ahead of now fails; one within it is accepted', () => {
+      expect(at(now + 3600_000)).toBe('Ok');
+      expect(at(now + 3600_999)).toBe('Ok'); // whole seconds, as the jq query compares
+      expect(at(now + 3601_000)).toBe('event_time_too_far_ahead');
+      expect(at(now + 366 * 86_400_000)).toBe('event_time_too_far_ahead');
+      expect(at(now + 60_000, { EVENT_TIME_MAX_FUTURE_SECONDS: '0' })).toBe('event_time_too_far_ahead');
+      expect(at(now + 86_400_000, { EVENT_TIME_MAX_FUTURE_SECONDS: '86400' })).toBe('Ok');
+    });
+
+    test('epoch seconds read as millis (1970) and millis read as seconds (far future) both fail', () => {
+      expect(at(Math.floor(now / 1000))).toBe('event_time_before_projection');
+      expect(reason(transformRecord(b64({ ts: 17_000_000_000 }), config({ EVENT_TIME_FORMAT: 'epoch_seconds' }), now))).toBe('event_time_too_far_ahead');
+    });
+
+    test('the batch measures the allowance against the now it is given', () => {
+      const records = [{ recordId: 'a', payload: b64({ ts: '2026-12-03T12:30:00Z' }), payloadField: 'data' as const }];
+      expect(transformBatch(records, config(), RESPONSE_BUDGET_BYTES, now).records[0].result).toBe('Ok');
+      expect(transformBatch(records, config(), RESPONSE_BUDGET_BYTES, now - 7200_000).failedByReason).toEqual({ event_time_too_far_ahead: 1 });
+    });
   });
 
   test('reads a nested dotted path', () => {
@@ -421,7 +462,7 @@ describe('transformBatch', () => {
 
 // ------------------------------------------------------------------ adapter
 
-const ENV_KEYS = ['EVENT_TIME_FIELD', 'EVENT_TIME_FORMAT', 'EVENT_TIME_GRANULARITY', 'PARTITION_FIELDS', 'FLATTEN_FIELDS', 'EVENT_TIME_OUTPUT_FIELD'];
+const ENV_KEYS = ['EVENT_TIME_FIELD', 'EVENT_TIME_FORMAT', 'EVENT_TIME_GRANULARITY', 'EVENT_TIME_PROJECTION_START', 'EVENT_TIME_MAX_FUTURE_SECONDS', 'PARTITION_FIELDS', 'FLATTEN_FIELDS', 'EVENT_TIME_OUTPUT_FIELD'];
 
 type Handler = (event: FirehoseTransformEvent) => Promise<FirehoseTransformResponse>;
 
@@ -433,6 +474,8 @@ const ENV = {
   EVENT_TIME_FIELD: 'meta.ts',
   EVENT_TIME_FORMAT: 'iso8601',
   EVENT_TIME_GRANULARITY: 'day',
+  EVENT_TIME_PROJECTION_START: '2020-01-01',
+  EVENT_TIME_MAX_FUTURE_SECONDS: '3600',
   PARTITION_FIELDS: '{"p_region":"region"}',
   FLATTEN_FIELDS: '{"user_id":"user.id"}',
 };
