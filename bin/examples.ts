@@ -103,6 +103,10 @@ const EXAMPLE_ASSETS = path.join(__dirname, '..', 'assets', 'examples');
 /** How the example consumer reads the lake's stream. */
 export interface CustomerTotalsOptions {
   readonly ordering?: ConsumerOrdering;
+  /**
+   * Read through enhanced fan-out (the default here): the lake's curated and archive deliveries
+   * already use the two polling shares an on-demand stream's reads allow (twice its write capacity).
+   */
   readonly enhancedFanOut?: boolean;
   /** Send exhausted batches to this queue instead of the default S3 failure bucket. */
   readonly failureQueue?: sqs.IQueue;
@@ -142,7 +146,7 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
     stream: lake.stream,
     encryptionKey: key,
     ordering: options.ordering,
-    enhancedFanOut: options.enhancedFanOut,
+    enhancedFanOut: options.enhancedFanOut ?? true,
     failureDestination: options.failureQueue ? FailureDestination.SQS : FailureDestination.S3,
     failureQueue: options.failureQueue,
   });
