@@ -144,6 +144,8 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
   const consumer = new StreamConsumer(stack, id, {
     function: fn,
     stream: lake.stream,
+    // The lake knows its stream's retention even when it did not create the stream; the record age follows it.
+    streamRetention: lake.retention,
     encryptionKey: key,
     ordering: options.ordering,
     enhancedFanOut: options.enhancedFanOut ?? true,

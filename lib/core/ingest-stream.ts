@@ -137,8 +137,8 @@ export class IngestStream extends Construct {
     acknowledge(this.stream, {
       'AwsSolutions-KDS3': 'The stream is encrypted with the pipeline\'s customer-managed key (rotation on), which gives key-policy control and CloudTrail auditing of every decrypt; the aws/kinesis key offers neither.',
     });
-    const self = this;
-    Aspects.of(this).add({ visit: (node: IConstruct) => { if (node === self) self.warnOnReads(); } });
+    // Warned once every reader exists; an aspect runs before the template and its metadata are written.
+    Aspects.of(this).add({ visit: (node: IConstruct) => { if (node === this) this.warnOnReads(); } });
   }
 
   /**

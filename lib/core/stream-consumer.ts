@@ -140,8 +140,8 @@ function recordAge(scope: Construct, props: StreamConsumerProps): { limit?: Dura
     return { limit: given, horizon: given };
   }
   if (retention) {
-    // Up to 7 days the retention itself is the limit: no retained record is discarded for age, and one
-    // about to be trimmed lands in the failure destination instead of vanishing.
+    // Up to 7 days the retention itself is the limit: no retained record is discarded for age, and a
+    // consumer a whole retention behind has its batches reported to the failure destination, not skipped silently.
     if (retention.toSeconds() <= MAX_RECORD_AGE_LIMIT.toSeconds()) return { limit: retention, horizon: retention };
     return { horizon: retention };
   }
