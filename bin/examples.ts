@@ -104,6 +104,10 @@ const EXAMPLE_ASSETS = path.join(__dirname, '..', 'assets', 'examples');
 /** How the example consumer reads the lake's stream. */
 export interface CustomerTotalsOptions {
   readonly ordering?: ConsumerOrdering;
+  /**
+   * Read through enhanced fan-out (the default here): the lake's curated and archive deliveries
+   * already use the two polling shares an on-demand stream's reads allow (twice its write capacity).
+   */
   readonly enhancedFanOut?: boolean;
   /** Send exhausted batches to this queue instead of the default S3 failure bucket. */
   readonly failureQueue?: sqs.IQueue;
@@ -147,10 +151,12 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
   const consumer = new StreamConsumer(stack, id, {
     function: fn,
     stream: lake.stream,
+    // The lake knows its stream's retention even when it did not create the stream; the record age follows it.
+    streamRetention: lake.retention,
     encryptionKey: key,
     accessLogs,
     ordering: options.ordering,
-    enhancedFanOut: options.enhancedFanOut,
+    enhancedFanOut: options.enhancedFanOut ?? true,
     failureDestination: options.failureQueue ? FailureDestination.SQS : FailureDestination.S3,
     failureQueue: options.failureQueue,
   });

@@ -1,16 +1,16 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { ConsumerOrdering, FailureDestination, PipelineMonitor, StreamConsumer, StreamConsumerProps } from '../lib';
+import { ConsumerOrdering, FailureDestination, IngestStream, PipelineMonitor, StreamConsumer, StreamConsumerProps } from '../lib';
 import { newApp } from './support/nag';
 
-function build(props: Partial<StreamConsumerProps> = {}, monitor = false): Template {
+function build(props: Partial<StreamConsumerProps> = {}, monitor = false, retentionPeriod?: Duration): Template {
   const stack = new Stack(newApp(), 'C');
   const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
-  const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
+  const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS, retentionPeriod });
   const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({batchItemFailures:[]})') });
   const consumer = new StreamConsumer(stack, 'Consumer', { function: fn, stream, encryptionKey: key, ...props });
   if (monitor) {
@@ -150,9 +150,75 @@ describe('StreamConsumer', () => {
     expect(Object.keys(t.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('ConsumerRedrive'))).toEqual([]);
   });
 
+  describe('record age follows the stream\'s retention', () => {
+    const hoursAgo = (h: number) => new Date(Date.now() - h * 3_600_000);
+    const ageOf = (t: Template) => (Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))[0] as any).Properties.MaximumRecordAgeInSeconds;
+
+    test('a backfill consumer (startingAt) on a 14-day stream has no age limit (-1), and finite retries', () => {
+      build({ startingAt: hoursAgo(10 * 24) }, false, Duration.days(14)).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        StartingPosition: 'AT_TIMESTAMP', MaximumRecordAgeInSeconds: -1, MaximumRetryAttempts: 5, BisectBatchOnFunctionError: true,
+        DestinationConfig: { OnFailure: Match.anyValue() },
+      });
+    });
+
+    test('a backfill consumer on a 7-day stream keeps records up to the retention (604800 s), not 24 h', () => {
+      expect(ageOf(build({ startingAt: hoursAgo(72) }, false, Duration.days(7)))).toBe(604800);
+    });
+
+    test('an ordinary consumer keeps every retained record: 3-day stream -> 259200 s; 30-day stream -> no limit', () => {
+      expect(ageOf(build({}, false, Duration.days(3)))).toBe(259200);
+      expect(ageOf(build({}, false, Duration.days(30)))).toBe(-1);
+    });
+
+    test('the age is read from an IngestStream, and given for an imported stream (streamRetention)', () => {
+      const stack = new Stack(newApp(), 'I');
+      const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+      const fn = (id: string) => new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+      const ingest = new IngestStream(stack, 'Ingest', { encryptionKey: key, retention: Duration.days(5) });
+      const own = new StreamConsumer(stack, 'Own', { function: fn('F1'), stream: ingest.stream, encryptionKey: key });
+      const imported = kinesis.Stream.fromStreamArn(stack, 'Imported', 'arn:aws:kinesis:eu-west-1:111111111111:stream/s');
+      const given = new StreamConsumer(stack, 'Given', { function: fn('F2'), stream: imported, encryptionKey: key, streamRetention: Duration.days(2) });
+      const unknown = new StreamConsumer(stack, 'Unknown', { function: fn('F3'), stream: imported, encryptionKey: key });
+      const backfill = new StreamConsumer(stack, 'Backfill', { function: fn('F4'), stream: imported, encryptionKey: key, startingAt: hoursAgo(30) });
+      expect([own, given, unknown, backfill].map((c) => [c.maxRecordAge.toSeconds(), c.recordAgeUnlimited])).toEqual([
+        [432000, false], [172800, false], [86400, false], [86400, true],
+      ]);
+      const ages = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::EventSourceMapping')).map((m: any) => m.Properties.MaximumRecordAgeInSeconds);
+      expect(ages).toEqual([432000, 172800, 86400, -1]);
+    });
+
+    test('with no age limit, the iterator-age alarm is relative to the retention', () => {
+      const t = build({ startingAt: hoursAgo(1) }, true, Duration.days(10));
+      const alarm = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties).find((a) => a.MetricName === 'IteratorAge');
+      expect(alarm.Threshold).toBe(Duration.days(5).toMilliseconds());
+    });
+
+    test.each([
+      [{ maxRecordAge: Duration.days(2) }, undefined, /`maxRecordAge` \(172800 s\) exceeds the stream's retention \(24 h\)/],
+      [{ maxRecordAge: Duration.days(6) }, Duration.days(3), /`maxRecordAge` \(518400 s\) exceeds the stream's retention \(72 h\)/],
+      [{ maxRecordAge: Duration.days(10) }, Duration.days(14), /`maxRecordAge` \(864000 s\) must be 60 s-7 days, Lambda's range; leave it unset/],
+    ])('rejects %p on a stream retaining %p', (props, retention, error) => {
+      expect(() => build(props as Partial<StreamConsumerProps>, false, retention)).toThrow(error);
+    });
+
+    test('rejects a streamRetention that differs from the stream\'s own', () => {
+      expect(() => build({ streamRetention: Duration.days(7) }, false, Duration.days(3))).toThrow(/`streamRetention` \(168 h\) differs from the stream's own retention \(72 h\)/);
+    });
+
+    test('warns when a backfill starts further back than the maxRecordAge it sets', () => {
+      const stack = new Stack(newApp(), 'W');
+      const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+      const stream = new kinesis.Stream(stack, 'Stream', { retentionPeriod: Duration.days(7) });
+      const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+      new StreamConsumer(stack, 'Backfill', { function: fn, stream, encryptionKey: key, startingAt: hoursAgo(30), maxRecordAge: Duration.hours(24) });
+      Annotations.fromStack(stack).hasWarning('/W/Backfill', Match.stringLikeRegexp('older than maxRecordAge \\(1 day\\): the start of the window goes to the failure destination'));
+    });
+  });
+
   test('startingAt makes a temporary consumer that reads from an arrival time inside retention', () => {
-    build({ startingAt: new Date('2026-11-01T06:00:00Z') }).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: Date.parse('2026-11-01T06:00:00Z') / 1000,
+    const start = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000);
+    build({ startingAt: start }).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      StartingPosition: 'AT_TIMESTAMP', StartingPositionTimestamp: start.getTime() / 1000,
     });
     expect(() => build({ startingAt: new Date(Date.now() + 3_600_000) })).toThrow(/`startingAt` \(.*\) is in the future/);
     expect(() => build({ startingAt: new Date('2026-11-01T06:00:00Z'), startingPosition: lambda.StartingPosition.LATEST })).toThrow(/`startingAt` cannot be combined with `startingPosition`/);

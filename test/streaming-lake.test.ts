@@ -1,10 +1,11 @@
 import { CfnResource, Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { addDefaultLake, addFullLake, addLakeOnExistingResources, exampleSchema } from '../bin/examples';
-import { BundledFunction, ObjectLockMode, StreamingLake } from '../lib';
+import { BundledFunction, ObjectLockMode, StreamConsumer, StreamingLake } from '../lib';
 import { expectNagClean, newApp } from './support/nag';
 import {
   archiveDelivery, archiveDeliveryEntry, archiveDestination, archiveTable, archiveTableEntry, curatedDelivery, curatedDeliveryEntry, curatedTable,
@@ -519,6 +520,43 @@ describe('stream', () => {
   test('is provisioned from a throughput intent with 25% headroom', () => {
     // 5,000 rec/s x 1 KiB = 4.88 MiB/s; by records 5 shards; ceil(5 x 1.25) = 7.
     full.hasResourceProperties('AWS::Kinesis::Stream', { StreamModeDetails: { StreamMode: 'PROVISIONED' }, ShardCount: 7, RetentionPeriodHours: 336 });
+  });
+
+  describe('reads are planned: the curated and archive deliveries and every polling consumer share each shard\'s 2 MiB/s', () => {
+    /** A lake of 1,000 rec/s of 4 KiB (3.9 MiB/s: 5 shards for writes) and Lambda consumers of its stream. */
+    function lakeWith(throughput: boolean, efo: boolean[]): Stack {
+      const stack = new Stack(newApp(), 'L');
+      const lake = new StreamingLake(stack, 'Lake', {
+        schema: exampleSchema, eventTime: { field: 'event_time' },
+        throughput: throughput ? { recordsPerSecond: 1000, averageRecordBytes: 4096 } : undefined,
+      });
+      efo.forEach((enhancedFanOut, i) => {
+        const fn = new lambda.Function(stack, `Fn${i}`, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+        new StreamConsumer(stack, `Consumer${i}`, { function: fn, stream: lake.stream, encryptionKey: lake.encryptionKey, enhancedFanOut, redrive: false });
+      });
+      return stack;
+    }
+
+    test('two deliveries alone need no more shards than writes (5)', () => {
+      Template.fromStack(lakeWith(true, [])).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 5 });
+    });
+
+    test('a polling consumer added after the lake makes three readers: ceil(3 x 3.9 / 2 x 1.25) = 8 shards', () => {
+      const stack = lakeWith(true, [false]);
+      Template.fromStack(stack).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 8 });
+      // The utilization alarm keeps the write plan (5 MiB/s): the readers keep up to about that load.
+      const util = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties).find((a) => a.MetricName === 'IncomingBytes');
+      expect(util.Threshold).toBe(5 * 1024 * 1024 * 60 * 0.8);
+    });
+
+    test('an enhanced fan-out consumer reads on its own pipe and adds no shard', () => {
+      Template.fromStack(lakeWith(true, [true])).hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 5 });
+    });
+
+    test('on-demand: a polling consumer on the default lake is a third reader and warns; an enhanced fan-out one does not', () => {
+      Annotations.fromStack(lakeWith(false, [false])).hasWarning('/L/Lake/Stream', Match.stringLikeRegexp('^3 polling readers \\(L/Lake/Delivery/.*on-demand'));
+      Annotations.fromStack(lakeWith(false, [true])).hasNoWarning('*', Match.anyValue());
+    });
   });
 
   test('the created key rotates and lets CloudWatch Logs use it', () => {

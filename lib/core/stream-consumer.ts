@@ -1,4 +1,4 @@
-import { Duration, Names } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Token } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { AccessLogBucket } from './access-log-bucket';
 import { propError } from './errors';
+import { IngestStream } from './ingest-stream';
 import { S3FailureDestination, SqsFailureDestination } from './failure-destination';
 import { SecureBucket } from './secure-bucket';
 import { RedriveFunction } from '../handlers/redrive-function';
@@ -24,7 +25,10 @@ export enum ConsumerOrdering {
 export enum FailureDestination {
   /** An S3 object per failed batch, holding the records themselves: they outlive the stream's retention. */
   S3 = 's3',
-  /** An SQS message per failed batch, holding only shard and sequence-number metadata. */
+  /**
+   * An SQS message per failed batch, holding only its metadata (shard, sequence-number range,
+   * arrival times), not the records: once the stream's retention passes, the records are gone.
+   */
   SQS = 'sqs',
 }
 
@@ -46,15 +50,37 @@ export interface StreamConsumerProps {
   readonly batchSize?: number;
   /** Retries of a failing batch (bisected on each error), 0-10,000; never infinite. @default 5 */
   readonly retryAttempts?: number;
-  /** Records older than this go to the failure destination, 60 s-7 days; never infinite. @default Duration.hours(24) */
+  /**
+   * Records older than this go to the failure destination unprocessed (Lambda discards them before
+   * invoking the function): 60 s-7 days, Lambda's range, and at most the stream's retention.
+   * @default - the stream's retention when it is known and at most 7 days (no retained record is
+   * discarded for age); no age limit when the retention is longer than 7 days, or for a `startingAt`
+   * consumer on a stream of unknown retention; otherwise 24 h. Retries stay finite either way.
+   */
   readonly maxRecordAge?: Duration;
+  /**
+   * Retention of `stream` when it was not created in this app (an IngestStream's or a
+   * kinesis.Stream's retention is read from it). The record-age default and checks follow it.
+   * @default - read from the stream; unknown for an imported stream
+   */
+  readonly streamRetention?: Duration;
   /** Where exhausted batches go. @default FailureDestination.S3 */
   readonly failureDestination?: FailureDestination;
-  /** The queue for FailureDestination.SQS; it must be encrypted. */
+  /**
+   * The queue for FailureDestination.SQS; it must be encrypted. It receives only each failed
+   * batch's metadata (shard and sequence numbers), not the records, which are lost once the
+   * stream's retention passes; FailureDestination.S3 keeps the records themselves.
+   */
   readonly failureQueue?: sqs.IQueue;
   /** Bucket for the S3 failure destination's access logs. @default - one is created */
   readonly accessLogs?: s3.IBucket;
-  /** Read through an enhanced fan-out consumer: ~70 ms push latency and a dedicated 2 MiB/s per shard. @default false */
+  /**
+   * Read through an enhanced fan-out consumer: ~70 ms push latency and a dedicated 2 MiB/s per shard,
+   * billed per consumer-shard-hour and per GB read. A polling consumer instead shares each shard's
+   * 2 MiB/s and 5 GetRecords/s with the stream's other polling readers (Firehose deliveries among
+   * them); an IngestStream plans its shards for them, an on-demand one warns above two.
+   * @default false
+   */
   readonly enhancedFanOut?: boolean;
   /** Where a new mapping starts reading. @default lambda.StartingPosition.TRIM_HORIZON (nothing retained is skipped) */
   readonly startingPosition?: lambda.StartingPosition;
@@ -73,9 +99,55 @@ export interface StreamConsumerProps {
   readonly redrive?: boolean;
 }
 
-/** Retry and age defaults: finite, so a poison record can never block a shard. */
+/** Retry default: finite, so a poison record can never block a shard. */
 export const DEFAULT_RETRY_ATTEMPTS = 5;
+/** Record age when the stream's retention is unknown: Kinesis's shortest retention, so it never exceeds it. */
 export const DEFAULT_MAX_RECORD_AGE = Duration.hours(24);
+/** Lambda's longest maximum record age (7 days). */
+export const MAX_RECORD_AGE_LIMIT = Duration.days(7);
+
+/** The retention of `stream`: given, or read from a stream this app created. */
+function retentionOf(scope: Construct, stream: kinesis.IStream, given?: Duration): Duration | undefined {
+  const ingest = IngestStream.of(stream);
+  let own: Duration | undefined = ingest?.retention;
+  if (!own && stream instanceof kinesis.Stream) {
+    const hours = (stream.node.defaultChild as kinesis.CfnStream).retentionPeriodHours;
+    if (typeof hours === 'number' && !Token.isUnresolved(hours)) own = Duration.hours(hours);
+  }
+  if (given && own && given.toSeconds() !== own.toSeconds()) {
+    throw propError(scope, 'streamRetention', `(${given.toHours({ integral: false })} h) differs from the stream's own retention (${own.toHours({ integral: false })} h); leave it unset`);
+  }
+  if (given) IngestStream.validateRetention(scope, given);
+  return given ?? own;
+}
+
+/** The mapping's record age: a limit (Duration) or none (undefined), and the age at which this consumer loses a record. */
+function recordAge(scope: Construct, props: StreamConsumerProps): { limit?: Duration; horizon: Duration } {
+  const retention = retentionOf(scope, props.stream, props.streamRetention);
+  const given = props.maxRecordAge;
+  if (given) {
+    const age = given.toSeconds();
+    if (age < 60 || age > MAX_RECORD_AGE_LIMIT.toSeconds()) {
+      throw propError(scope, 'maxRecordAge', `(${age} s) must be 60 s-7 days, Lambda's range; leave it unset to keep every retained record (the default follows the stream's retention, with no age limit beyond 7 days)`);
+    }
+    if (retention && age > retention.toSeconds()) {
+      throw propError(scope, 'maxRecordAge', `(${age} s) exceeds the stream's retention (${retention.toHours({ integral: false })} h): no record lives that long; set at most the retention, or leave it unset`);
+    }
+    if (props.startingAt && Date.now() - props.startingAt.getTime() > given.toMilliseconds()) {
+      Annotations.of(scope).addWarningV2('cdk-streaming-pipelines:backfillRecordAge',
+        `startingAt (${props.startingAt.toISOString()}) is older than maxRecordAge (${given.toHumanString()}): the start of the window goes to the failure destination unprocessed. Leave maxRecordAge unset.`);
+    }
+    return { limit: given, horizon: given };
+  }
+  if (retention) {
+    // Up to 7 days the retention itself is the limit: no retained record is discarded for age, and a
+    // consumer a whole retention behind has its batches reported to the failure destination, not skipped silently.
+    if (retention.toSeconds() <= MAX_RECORD_AGE_LIMIT.toSeconds()) return { limit: retention, horizon: retention };
+    return { horizon: retention };
+  }
+  // Unknown retention: a backfill must reach its window's start, whatever its age.
+  return props.startingAt ? { horizon: DEFAULT_MAX_RECORD_AGE } : { limit: DEFAULT_MAX_RECORD_AGE, horizon: DEFAULT_MAX_RECORD_AGE };
+}
 
 /**
  * Wires a Lambda function to a Kinesis stream with an event-source mapping tuned
@@ -91,8 +163,13 @@ export class StreamConsumer extends Construct {
   public readonly failureQueue?: sqs.IQueue;
   /** The enhanced fan-out consumer, when requested. */
   public readonly consumer?: kinesis.StreamConsumer;
-  /** Effective maximum record age (the consumer's iterator-age alarm is relative to it). */
+  /**
+   * The age at which a record is lost to this consumer: the mapping's maximum record age, or with
+   * no age limit the stream's retention (24 h when unknown). The consumer's iterator-age alarm is relative to it.
+   */
   public readonly maxRecordAge: Duration;
+  /** Whether the mapping has no maximum record age (-1): records wait as long as the stream retains them. */
+  public readonly recordAgeUnlimited: boolean;
   /** The redrive function, for an S3 failure destination unless `redrive` is false. */
   public readonly redriveFunction?: lambda.IFunction;
 
@@ -110,15 +187,14 @@ export class StreamConsumer extends Construct {
     if (window.toSeconds() > 300) throw propError(this, 'latencyTarget', `(${window.toSeconds()} s) must be at most 300 s, the longest batching window`);
     const retries = props.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
     if (!Number.isInteger(retries) || retries < 0 || retries > 10000) throw propError(this, 'retryAttempts', `(${retries}) must be an integer 0-10,000; infinite retries block the shard`);
-    this.maxRecordAge = props.maxRecordAge ?? DEFAULT_MAX_RECORD_AGE;
-    const age = this.maxRecordAge.toSeconds();
-    if (age < 60 || age > 604800) throw propError(this, 'maxRecordAge', `(${age} s) must be 60 s-7 days; an infinite age blocks the shard`);
-
     if (props.startingAt !== undefined) {
       if (props.startingPosition !== undefined) throw propError(this, 'startingAt', 'cannot be combined with `startingPosition` (it means AT_TIMESTAMP)');
       if (Number.isNaN(props.startingAt.getTime())) throw propError(this, 'startingAt', 'is not a valid date');
       if (props.startingAt.getTime() > Date.now()) throw propError(this, 'startingAt', `(${props.startingAt.toISOString()}) is in the future; a replay starts at a past arrival time`);
     }
+    const age = recordAge(this, props);
+    this.maxRecordAge = age.horizon;
+    this.recordAgeUnlimited = age.limit === undefined;
     const destination = props.failureDestination ?? FailureDestination.S3;
     let onFailure: lambda.IEventSourceDlq;
     if (destination === FailureDestination.SQS) {
@@ -150,7 +226,7 @@ export class StreamConsumer extends Construct {
       reportBatchItemFailures: true,
       bisectBatchOnError: true,
       retryAttempts: retries,
-      maxRecordAge: this.maxRecordAge,
+      maxRecordAge: age.limit,
       onFailure,
       // provisionedPollerConfig is not offered: CDK silently drops it for Kinesis.
     };
@@ -163,6 +239,12 @@ export class StreamConsumer extends Construct {
     } else {
       this.eventSource = new sources.KinesisEventSource(props.stream, common);
     }
+    const before = new Set(props.function.node.children);
     props.function.addEventSource(this.eventSource);
+    if (this.recordAgeUnlimited) {
+      // CDK accepts only 60 s-7 days; -1 says "no limit" in the template rather than by omission.
+      const mapping = props.function.node.children.find((c) => !before.has(c) && c instanceof lambda.EventSourceMapping);
+      (mapping!.node.defaultChild as lambda.CfnEventSourceMapping).maximumRecordAgeInSeconds = -1;
+    }
   }
 }

@@ -57,7 +57,7 @@ export interface StreamingLakeProps {
   readonly eventTime: EventTimeOptions;
   /** Up to 3 low-cardinality payload keys partitioned after event time. @default - none */
   readonly partitionKeys?: PartitionKey[];
-  /** Expected write load; plans provisioned shards with 25% headroom. Not with `stream`. @default - on-demand */
+  /** Expected load; plans provisioned shards for writes and for the stream's polling readers (counted at synth), with 25% headroom. Not with `stream`. @default - on-demand */
   readonly throughput?: ThroughputIntent;
   /** An existing stream to read from instead of creating one. Not with `throughput`. @default - a stream is created */
   readonly stream?: kinesis.IStream;

@@ -1,3 +1,4 @@
+import type { Duration } from 'aws-cdk-lib';
 import type * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -26,6 +27,8 @@ export class StreamingLake extends Construct {
   public readonly stream: kinesis.IStream;
   /** The created stream block, when the lake created its stream. */
   public readonly ingest?: IngestStream;
+  /** The stream's retention (given, or the created stream's); consumers' record-age defaults follow it. */
+  public readonly retention: Duration;
   /** The encryption key (created or given). */
   public readonly encryptionKey: kms.IKey;
   /** Curated Parquet bucket (created or given). */
@@ -67,6 +70,7 @@ export class StreamingLake extends Construct {
     this.partitions = partitions;
     const retention = props.retention ?? DEFAULT_RETENTION;
     IngestStream.validateRetention(this, retention);
+    this.retention = retention;
     this.encryptionKey = new PipelineKey(this, 'Key', { key: props.encryptionKey }).key;
 
     // 1. Stream.
@@ -116,7 +120,9 @@ export class StreamingLake extends Construct {
 
     // 5. Monitor.
     this.monitor = new PipelineMonitor(this, 'Monitor', {
-      stream: { stream: this.stream, retention, writeCapacityBytesPerSecond: this.ingest?.capacity.shards ? this.ingest.capacity.writeBytesPerSecond : undefined },
+      // Utilization is measured against the write plan: shards added for polling readers serve their
+      // reads, and those readers keep up only to about the planned write peak.
+      stream: { stream: this.stream, retention, writeCapacityBytesPerSecond: this.ingest?.capacity.shards ? this.ingest.writeCapacityBytesPerSecond : undefined },
       delivery: { deliveryStream: this.delivery.deliveryStream, bufferingInterval: this.delivery.bufferingInterval, activePartitionQuota: props.maxActivePartitions },
       alarmAction: props.alarmAction,
       encryptionKey: this.encryptionKey,

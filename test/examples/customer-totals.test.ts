@@ -40,12 +40,14 @@ describe('example app wiring (bin/examples.ts#addCustomerTotals)', () => {
     return { esm: esm.Properties, fn: fn.Properties };
   };
 
-  test('defaults: the lake stream feeds the runtime-built function, failures to S3, with redrive and alarms', () => {
+  test('defaults: the lake stream feeds the runtime-built function through enhanced fan-out, failures to S3, with redrive and alarms', () => {
     const t = synth((s) => addCustomerTotals(s, addDefaultLake(s)));
     const { esm, fn } = consumerOf(t);
     expect(esm).toMatchObject({
-      EventSourceArn: { 'Fn::GetAtt': [expect.stringMatching(/^LakeStream/), 'Arn'] },
+      EventSourceArn: { 'Fn::GetAtt': [expect.stringMatching(/^CustomerTotalsConsumer/), 'ConsumerARN'] },
       FunctionResponseTypes: ['ReportBatchItemFailures'], BisectBatchOnFunctionError: true, MaximumRetryAttempts: 5,
+      // Every record the 7-day stream retains is processed, never discarded for age.
+      MaximumRecordAgeInSeconds: 604800,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [expect.stringMatching(/^CustomerTotalsFailures/), 'Arn'] } } },
     });
     expect(fn).toMatchObject({ Runtime: 'nodejs22.x', Handler: 'index.handler', Architectures: ['arm64'] });
@@ -53,8 +55,17 @@ describe('example app wiring (bin/examples.ts#addCustomerTotals)', () => {
     expect(Object.keys(t.findResources('AWS::Lambda::Function')).some((id) => id.startsWith('CustomerTotalsRedrive'))).toBe(true);
     const alarms = Object.keys(t.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('CustomerTotals'));
     expect(alarms.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
-      'LakeMonitorCustomerTotalsErrors', 'LakeMonitorCustomerTotalsFailedBatches', 'LakeMonitorCustomerTotalsIteratorAge', 'LakeMonitorCustomerTotalsThrottles',
+      'LakeMonitorCustomerTotalsErrors', 'LakeMonitorCustomerTotalsFailedBatches', 'LakeMonitorCustomerTotalsIteratorAge',
+      'LakeMonitorCustomerTotalsMillisBehindLatest', 'LakeMonitorCustomerTotalsThrottles',
     ]);
+  });
+
+  test('defaults: the on-demand lake stream has two polling readers (its deliveries), within the twice-write read share', () => {
+    const t = synth((s) => addCustomerTotals(s, addDefaultLake(s)));
+    const onStream = (arn: any) => JSON.stringify(arn ?? null).includes('"LakeStream');
+    const deliveries = Object.values(t.findResources('AWS::KinesisFirehose::DeliveryStream')).filter((d: any) => onStream(d.Properties.KinesisStreamSourceConfiguration?.KinesisStreamARN));
+    const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).filter((m: any) => onStream(m.Properties.EventSourceArn));
+    expect([deliveries.length, mappings.length]).toEqual([2, 0]);
   });
 
   test('full: per-key ordering through an enhanced fan-out consumer, watched for EFO lag', () => {
