@@ -6,12 +6,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ConsumerOrdering, FailureDestination, PipelineMonitor, StreamConsumer, StreamConsumerProps } from '../lib';
 import { newApp } from './support/nag';
+import { userFunction } from './support/template';
 
 function build(props: Partial<StreamConsumerProps> = {}, monitor = false): Template {
   const stack = new Stack(newApp(), 'C');
   const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
   const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
-  const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({batchItemFailures:[]})') });
+  const fn = userFunction(stack, 'Fn', 'exports.handler=async()=>({batchItemFailures:[]})', 'index.handler');
   const consumer = new StreamConsumer(stack, 'Consumer', { function: fn, stream, encryptionKey: key, ...props });
   if (monitor) {
     const m = new PipelineMonitor(stack, 'Monitor', { encryptionKey: key });
@@ -52,7 +53,7 @@ describe('StreamConsumer', () => {
     const stack = new Stack(newApp(), 'Q');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const stream = new kinesis.Stream(stack, 'Stream');
-    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const fn = userFunction(stack, 'Fn');
     const plain = new sqs.Queue(stack, 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     expect(() => new StreamConsumer(stack, 'Bad', { function: fn, stream, encryptionKey: key, failureDestination: FailureDestination.SQS, failureQueue: plain }))
       .toThrow(/`failureQueue` must be encrypted/);
@@ -116,7 +117,7 @@ describe('StreamConsumer', () => {
     const stack = new Stack(newApp(), 'Q');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const stream = new kinesis.Stream(stack, 'Stream');
-    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const fn = userFunction(stack, 'Fn');
     const queue = new sqs.Queue(stack, 'Dlq', { encryptionMasterKey: key });
     const consumer = new StreamConsumer(stack, 'C', { function: fn, stream, encryptionKey: key, failureDestination: FailureDestination.SQS, failureQueue: queue });
     expect(consumer.redriveFunction).toBeUndefined();
