@@ -6,7 +6,7 @@
 //                                              lints DIR/*.template.json (default cdk.out.lint/, filled by
 //                                              test/support/nag.ts's newApp) and fails on any error or warning
 //
-// cfn-lint reads .cfnlintrc from the repo root. A canary template with an unused Mapping runs
+// cfn-lint reads .cfnlintrc from the repo root (none today: nothing is turned off globally), never ~/.cfnlintrc. A canary template with an unused Mapping runs
 // alongside, and must draw W7001: a lint step that silently reports nothing fails.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -44,10 +44,13 @@ function balance(files, n) {
   return groups.filter((g) => g.files.length > 0).map((g) => g.files);
 }
 
-/** Runs cfn-lint on `files` with JSON output; resolves to its matches, rejects if it crashed. */
-function lint(bin, files) {
+/**
+ * Runs cfn-lint on `files` with JSON output; resolves to its matches, rejects if it crashed.
+ * HOME points at an empty folder so a developer's ~/.cfnlintrc cannot turn rules off here.
+ */
+function lint(bin, files, home) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(bin, ['--format', 'json', '--', ...files], { cwd: ROOT });
+    const child = spawn(bin, ['--format', 'json', '--', ...files], { cwd: ROOT, env: { ...process.env, HOME: home, USERPROFILE: home } });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => { out += d; });
@@ -113,7 +116,7 @@ async function main() {
   try {
     const groups = balance(files, opts.jobs);
     groups[groups.length - 1].push(canary);
-    const matches = (await Promise.all(groups.map((g) => lint(cfnLintBin(python), g)))).flat();
+    const matches = (await Promise.all(groups.map((g) => lint(cfnLintBin(python), g, canaryDir)))).flat();
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
 
     const canaryHits = matches.filter((m) => m.Filename === canary);
