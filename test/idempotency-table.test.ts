@@ -1,8 +1,7 @@
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { IdempotencyTable } from '../lib';
 import { expectNagClean } from './support/nag';
-import { synth } from './support/template';
+import { synth, userFunction } from './support/template';
 
 test('the idempotency table has the keys the store expects, TTL, on-demand, KMS and PITR', () => {
   const t = synth((s) => new IdempotencyTable(s, 'Idem', { encryptionKey: new kms.Key(s, 'K', { enableKeyRotation: true }) }));
@@ -20,7 +19,7 @@ test('the idempotency table has the keys the store expects, TTL, on-demand, KMS 
 test('grantStore allows exactly the store\'s actions, no wildcards', () => {
   const t = synth((s) => {
     const idem = new IdempotencyTable(s, 'Idem', { encryptionKey: new kms.Key(s, 'K', { enableKeyRotation: true }) });
-    const fn = new lambda.Function(s, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const fn = userFunction(s, 'Fn');
     idem.grantStore(fn);
   });
   const statements = (Object.values(t.findResources('AWS::IAM::Policy'))[0] as any).Properties.PolicyDocument.Statement;
@@ -40,7 +39,7 @@ test('the idempotency table is nag-clean', () => {
 test('grantStore wires the function: IDEMPOTENCY_TABLE names the table the runtime\'s batchHandler reads by default', () => {
   const t = synth((s) => {
     const idem = new IdempotencyTable(s, 'Idem', { encryptionKey: new kms.Key(s, 'K', { enableKeyRotation: true }) });
-    const fn = new lambda.Function(s, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const fn = userFunction(s, 'Fn');
     idem.grantStore(fn);
     idem.grantStore(fn); // granting twice is harmless
   });
@@ -51,7 +50,7 @@ test('grantStore wires the function: IDEMPOTENCY_TABLE names the table the runti
 test('one function cannot read two idempotency tables from IDEMPOTENCY_TABLE', () => {
   expect(() => synth((s) => {
     const key = new kms.Key(s, 'K', { enableKeyRotation: true });
-    const fn = new lambda.Function(s, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const fn = userFunction(s, 'Fn');
     new IdempotencyTable(s, 'A', { encryptionKey: key }).grantStore(fn);
     new IdempotencyTable(s, 'B', { encryptionKey: key }).grantStore(fn);
   })).toThrow(/Fn already reads IDEMPOTENCY_TABLE from TestStack\/A; a function using two idempotency tables must pass idempotency.tableName/);

@@ -2,8 +2,8 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { IngestStream, StreamConsumer, ThroughputIntent } from '../lib';
+import { userFunction } from './support/template';
 import { newApp } from './support/nag';
 
 describe('capacity planning: shards = ceil(max(MiB/s, rec/s / 1000, polling readers x MiB/s / 2) x 1.25)', () => {
@@ -50,7 +50,7 @@ describe('IngestStream counts its polling readers', () => {
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const ingest = new IngestStream(stack, 'Ingest', { encryptionKey: key, throughput });
     consumers.forEach((efo, i) => {
-      const fn = new lambda.Function(stack, `Fn${i}`, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+      const fn = userFunction(stack, `Fn${i}`);
       new StreamConsumer(stack, `Consumer${i}`, { function: fn, stream: ingest.stream, encryptionKey: key, enhancedFanOut: efo, redrive: false });
     });
     return { stack, ingest };

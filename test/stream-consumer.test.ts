@@ -6,12 +6,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { ConsumerOrdering, FailureDestination, IngestStream, PipelineMonitor, StreamConsumer, StreamConsumerProps } from '../lib';
 import { newApp } from './support/nag';
+import { userFunction } from './support/template';
 
 function build(props: Partial<StreamConsumerProps> = {}, monitor = false, retentionPeriod?: Duration): Template {
   const stack = new Stack(newApp(), 'C');
   const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
   const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS, retentionPeriod });
-  const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({batchItemFailures:[]})') });
+  const fn = userFunction(stack, 'Fn', 'exports.handler=async()=>({batchItemFailures:[]})', 'index.handler');
   const consumer = new StreamConsumer(stack, 'Consumer', { function: fn, stream, encryptionKey: key, ...props });
   if (monitor) {
     const m = new PipelineMonitor(stack, 'Monitor', { encryptionKey: key });
@@ -52,7 +53,7 @@ describe('StreamConsumer', () => {
     const stack = new Stack(newApp(), 'Q');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const stream = new kinesis.Stream(stack, 'Stream');
-    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const fn = userFunction(stack, 'Fn');
     const plain = new sqs.Queue(stack, 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     expect(() => new StreamConsumer(stack, 'Bad', { function: fn, stream, encryptionKey: key, failureDestination: FailureDestination.SQS, failureQueue: plain }))
       .toThrow(/`failureQueue` must be encrypted/);
@@ -116,7 +117,7 @@ describe('StreamConsumer', () => {
     const stack = new Stack(newApp(), 'Q');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const stream = new kinesis.Stream(stack, 'Stream');
-    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+    const fn = userFunction(stack, 'Fn');
     const queue = new sqs.Queue(stack, 'Dlq', { encryptionMasterKey: key });
     const consumer = new StreamConsumer(stack, 'C', { function: fn, stream, encryptionKey: key, failureDestination: FailureDestination.SQS, failureQueue: queue });
     expect(consumer.redriveFunction).toBeUndefined();
@@ -173,7 +174,7 @@ describe('StreamConsumer', () => {
     test('the age is read from an IngestStream, and given for an imported stream (streamRetention)', () => {
       const stack = new Stack(newApp(), 'I');
       const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
-      const fn = (id: string) => new lambda.Function(stack, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+      const fn = (id: string) => userFunction(stack, id);
       const ingest = new IngestStream(stack, 'Ingest', { encryptionKey: key, retention: Duration.days(5) });
       const own = new StreamConsumer(stack, 'Own', { function: fn('F1'), stream: ingest.stream, encryptionKey: key });
       const imported = kinesis.Stream.fromStreamArn(stack, 'Imported', 'arn:aws:kinesis:eu-west-1:111111111111:stream/s');
@@ -209,7 +210,7 @@ describe('StreamConsumer', () => {
       const stack = new Stack(newApp(), 'W');
       const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
       const stream = new kinesis.Stream(stack, 'Stream', { retentionPeriod: Duration.days(7) });
-      const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+      const fn = userFunction(stack, 'Fn');
       new StreamConsumer(stack, 'Backfill', { function: fn, stream, encryptionKey: key, startingAt: hoursAgo(30), maxRecordAge: Duration.hours(24) });
       Annotations.fromStack(stack).hasWarning('/W/Backfill', Match.stringLikeRegexp('older than maxRecordAge \\(1 day\\): the start of the window goes to the failure destination'));
     });

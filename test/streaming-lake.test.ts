@@ -3,13 +3,12 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { addDefaultLake, addFullLake, addLakeOnExistingResources, exampleSchema } from '../bin/examples';
 import { BundledFunction, ObjectLockMode, StreamConsumer, StreamingLake } from '../lib';
 import { expectNagClean, newApp } from './support/nag';
 import {
   archiveDelivery, archiveDeliveryEntry, archiveDestination, archiveTable, archiveTableEntry, curatedDelivery, curatedDeliveryEntry, curatedTable,
-  curatedTableEntry, joinToString, only, onlyWhere, s3Destination, synth,
+  curatedTableEntry, joinToString, only, onlyWhere, s3Destination, synth, userFunction,
 } from './support/template';
 
 const defaults = synth((s) => addDefaultLake(s));
@@ -531,7 +530,7 @@ describe('stream', () => {
         throughput: throughput ? { recordsPerSecond: 1000, averageRecordBytes: 4096 } : undefined,
       });
       efo.forEach((enhancedFanOut, i) => {
-        const fn = new lambda.Function(stack, `Fn${i}`, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'i.h', code: lambda.Code.fromInline('x') });
+        const fn = userFunction(stack, `Fn${i}`);
         new StreamConsumer(stack, `Consumer${i}`, { function: fn, stream: lake.stream, encryptionKey: lake.encryptionKey, enhancedFanOut, redrive: false });
       });
       return stack;

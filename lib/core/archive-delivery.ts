@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { propError } from './errors';
 import { acknowledgeFirehoseFindings } from './firehose-findings';
 import { DEFAULT_BUFFER_INTERVAL, DEFAULT_BUFFER_SIZE, ParquetDelivery } from './parquet-delivery';
+import { s3DeliveryStream } from './s3-delivery-stream';
 import { BundledFunction } from '../handlers/bundled-function';
 
 /** Lanes per hour by default (lambda/shared/archive-format.ts). */
@@ -88,7 +89,7 @@ export class ArchiveDelivery extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const keys = (k: string): string => `!{partitionKeyFromLambda:${k}}`;
-    this.deliveryStream = new firehose.DeliveryStream(this, 'Resource', {
+    this.deliveryStream = s3DeliveryStream(this, 'Resource', {
       source: new firehose.KinesisStreamSource(props.stream),
       destination: new firehose.S3Bucket(props.bucket, {
         dataOutputPrefix: `${this.prefix}dt=${keys('dt')}/hour=${keys('hour')}/bucket=${keys('bucket')}/`,

@@ -1,4 +1,3 @@
-import { Stack } from 'aws-cdk-lib';
 import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -17,8 +16,8 @@ export interface FirehoseFindingsScope {
 
 /**
  * Acknowledges what the Firehose L2 grants its own roles (Kinesis source, S3
- * destination), each finding on its exact role, and its unused CIDR mapping
- * on the stack. Shared by every delivery stream the library builds.
+ * destination), each finding on its exact role. Shared by every delivery stream
+ * the library builds (through s3DeliveryStream, which drops the L2's unused CIDR mapping).
  */
 export function acknowledgeFirehoseFindings(scope: Construct, delivery: firehose.DeliveryStream, what: FirehoseFindingsScope): void {
   acknowledge(delivery, {
@@ -46,8 +45,4 @@ export function acknowledgeFirehoseFindings(scope: Construct, delivery: firehose
       ]),
     });
   }
-  // The L2 renders an env-agnostic CIDR mapping for VPC destinations even for S3; the finding is reported on the stack.
-  acknowledge(Stack.of(scope), {
-    'CloudFormation-Validate::W7001': 'The Firehose L2 always renders its region→CIDR mapping (awscdkawskinesisfirehoseCidrBlocks) for VPC destinations; an S3 destination never references it. The unused mapping is inert.',
-  });
 }

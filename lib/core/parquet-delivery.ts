@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { propError } from './errors';
 import { acknowledgeFirehoseFindings } from './firehose-findings';
 import { PartitionKeySource, type PartitionSpec } from './partition-spec';
+import { s3DeliveryStream } from './s3-delivery-stream';
 
 /** Firehose's floor for the buffer size with conversion or dynamic partitioning. */
 export const MIN_BUFFER_SIZE = Size.mebibytes(64);
@@ -105,7 +106,7 @@ export class ParquetDelivery extends Construct {
       : [firehose.MetadataExtractionProcessor.jq16(props.partitions.jqQueries)];
 
     const rawPrefix = raw?.prefix ?? 'raw/';
-    this.deliveryStream = new firehose.DeliveryStream(this, 'Resource', {
+    this.deliveryStream = s3DeliveryStream(this, 'Resource', {
       source: new firehose.KinesisStreamSource(props.stream),
       destination: new firehose.S3Bucket(props.bucket, {
         dataOutputPrefix: this.dataPrefix,

@@ -1,4 +1,4 @@
-import { Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnResource, Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -9,6 +9,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardFindings, wildcardResourceFindings } from './acknowledge';
+import { ignoreCfnLint, ROLE_DEPENDS_ON } from './cfn-lint';
 import { propError } from './errors';
 import { SecureBucket } from './secure-bucket';
 import { BundledFunction } from '../handlers/bundled-function';
@@ -197,6 +198,7 @@ export class ReplayMachine extends Construct {
       tracingEnabled: true,
       comment: 'Replays [from, to) of the archive into a stream; start with {"from","to"} and reuse replayId to resume',
     });
+    ignoreCfnLint(this.stateMachine.node.defaultChild as CfnResource, 'W3005', ROLE_DEPENDS_ON);
     const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy') as iam.Policy | undefined;
     if (mapPolicy) {
       acknowledge(mapPolicy, {

@@ -1,11 +1,12 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks } from '../core/acknowledge';
+import { ignoreCfnLint, ROLE_DEPENDS_ON } from '../core/cfn-lint';
 
 /** Properties of a {@link BundledFunction}. */
 export interface BundledFunctionProps {
@@ -69,6 +70,7 @@ export class BundledFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
     });
+    ignoreCfnLint(this.function.node.defaultChild as CfnResource, 'W3005', ROLE_DEPENDS_ON);
     acknowledge(role, {
       ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
       'AwsSolutions-IAM5[Resource::*]': 'X-Ray PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.',

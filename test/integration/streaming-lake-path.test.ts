@@ -25,6 +25,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import { EventTimeFormat, PartitionKeySource, PartitionSpec, TimeGranularity } from '../../lib';
 import { coldRequire, ensureBundled } from '../support/cold-start';
+import { newApp } from '../support/nag';
 import { getS3Object as getObject, kinesisClient, listS3Keys as listKeys, localAwsEndpoints, REGION, s3Client } from './local-aws';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -35,7 +36,7 @@ const LAMBDA_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:lake-transform`
 
 // ---------------------------------------------------------------- the layout, as StreamingLake builds it
 
-const spec = PartitionSpec.of(new Stack(), {
+const spec = PartitionSpec.of(new Stack(newApp(), 'Spec'), {
   columns: [
     { name: 'id', type: glue.Schema.STRING },
     { name: 'event_time', type: glue.Schema.STRING },

@@ -3,13 +3,22 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { applyAllPacks, formatFindings, synthFindings } from '../../bin/compliance';
+import { collectTemplates, currentTestFile } from './lint-collect';
 
 const outdirs: string[] = [];
 afterAll(() => {
-  for (const dir of outdirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  const origin = currentTestFile();
+  for (const dir of outdirs.splice(0)) {
+    collectTemplates(dir, origin); // every synthesized template goes through cfn-lint after jest
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
-/** A fresh app writing to its own temp folder (removed after the suite), so parallel suites never share a cloud assembly. */
+/**
+ * A fresh app writing to its own temp folder (removed after the suite), so parallel suites
+ * never share a cloud assembly. Every template it synthesizes is kept for `npm test`'s cfn-lint
+ * step; test/no-bare-app.test.ts makes sure no test builds an App any other way.
+ */
 export function newApp(context?: { [key: string]: unknown }): App {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-test-'));
   outdirs.push(outdir);

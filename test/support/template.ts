@@ -1,12 +1,25 @@
-import { Stack } from 'aws-cdk-lib';
+import { CfnResource, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
 import { newApp } from './nag';
+import { ignoreCfnLint, ROLE_DEPENDS_ON } from '../../lib/core/cfn-lint';
 
 /** Synthesizes what `build` adds to a fresh stack and returns its template. */
 export function synth(build: (stack: Stack) => void): Template {
   const stack = new Stack(newApp(), 'TestStack');
   build(stack);
   return Template.fromStack(stack);
+}
+
+/**
+ * A user's own inline function, as aws-cdk-lib makes it. cfn-lint skips W3005 on it for the
+ * reason it does on the library's functions (lib/core/cfn-lint.ts): the L2's redundant role DependsOn.
+ */
+export function userFunction(scope: Construct, id: string, code = 'x', handler = 'i.h'): lambda.Function {
+  const fn = new lambda.Function(scope, id, { runtime: lambda.Runtime.NODEJS_22_X, handler, code: lambda.Code.fromInline(code) });
+  ignoreCfnLint(fn.node.defaultChild as CfnResource, 'W3005', ROLE_DEPENDS_ON);
+  return fn;
 }
 
 /** The single resource of `type` in the template (fails if there is not exactly one). */
