@@ -59,8 +59,8 @@ export function countTypeScriptFences(markdown: string): number {
 const MARKER = /^<!--\s*snippet:\s*(program|fragment|handler)((?:\s+[a-z]+=[\w-]+)*)\s*-->$/;
 
 /** The TypeScript blocks of one markdown file, with their markers. Throws on a malformed marker. */
-export function extractSnippets(file: string): Snippet[] {
-  const lines = fs.readFileSync(path.join(ROOT, file), 'utf8').split('\n');
+export function extractSnippets(file: string, markdown = fs.readFileSync(path.join(ROOT, file), 'utf8')): Snippet[] {
+  const lines = markdown.split('\n');
   const out: Snippet[] = [];
   for (let i = 0; i < lines.length; i++) {
     const open = /^(\s*)(`{3,}|~{3,})\s*([^\s`]*)/.exec(lines[i]);
