@@ -1,5 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { runSnippet, userProject } from './support/readme-run';
 import {
   compileSnippets, countTypeScriptFences, extractSnippets, readmeFiles, ROOT, snippetSource, transpileSnippet, type SnippetSource,
@@ -15,6 +17,7 @@ const sources: SnippetSource[] = readmeFiles().flatMap((file) => extractSnippets
 const name = (s: SnippetSource) => `${s.snippet.file}:${s.snippet.line} (${s.snippet.kind}${s.snippet.harness ? ` in ${s.snippet.harness}` : ''})`;
 
 let compiled: Map<SnippetSource, string[]>;
+const synthesized = new Map<SnippetSource, App[]>();
 let project: string;
 beforeAll(() => {
   compiled = compileSnippets(sources);
@@ -77,7 +80,30 @@ describe.each(sources.map((s) => [name(s), s] as const))('%s', (_, source) => {
   if (source.snippet.kind !== 'handler') {
     test('synthesizes with the five cdk-nag packs and no unacknowledged finding', () => {
       if (compiled.get(source)!.length > 0) throw new Error('does not compile (see above)');
-      expect(runSnippet(source, transpileSnippet(source), project)).toEqual([]);
+      const { problems, apps } = runSnippet(source, transpileSnippet(source), project);
+      synthesized.set(source, apps);
+      expect(problems).toEqual([]);
     });
   }
+});
+
+test('the Quick start\'s alarm topic lets CloudWatch publish to it and use its key', () => {
+  // A topic policy replaces SNS's default one: without this Allow, the alarms could not notify anyone.
+  const source = sources.find((s) => s.snippet.code.includes("new sns.Topic(stack, 'Pager'"))!;
+  const apps = synthesized.get(source) ?? runSnippet(source, transpileSnippet(source), project).apps;
+  const stack = apps[0].node.children.find((c): c is Stack => Stack.isStack(c))!;
+  const t = Template.fromStack(stack);
+  const pagerKey = Object.keys(t.findResources('AWS::KMS::Key')).find((id) => id.startsWith('PagerKey'))!;
+  t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [pagerKey, 'Arn'] } });
+  t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+    PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({
+      Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish',
+      Condition: { StringEquals: { 'aws:SourceAccount': Match.anyValue() }, ArnLike: { 'aws:SourceArn': Match.anyValue() } },
+    })]) },
+  });
+  const key = t.findResources('AWS::KMS::Key')[pagerKey].Properties;
+  expect(key.EnableKeyRotation).toBe(true);
+  expect(key.KeyPolicy.Statement).toContainEqual(expect.objectContaining({
+    Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+  }));
 });

@@ -23,9 +23,9 @@ export function userProject(): string {
  * Runs a snippet (transpiled to CommonJS) as a user's CDK app would run, with 'cdk-streaming-pipelines'
  * mapped to this repository's lib/; turns on the five cdk-nag packs on every App it creates (unless the
  * snippet does so itself) and synthesizes each. Returns the problems: a throw, a synth error, a missing
- * pack, or the unacknowledged findings, each prefixed with the snippet's file and line.
+ * pack, or the unacknowledged findings, each prefixed with the snippet's file and line; and the apps.
  */
-export function runSnippet(source: SnippetSource, js: string, project: string): string[] {
+export function runSnippet(source: SnippetSource, js: string, project: string): { problems: string[]; apps: cdk.App[] } {
   const where = `${source.snippet.file}:${source.snippet.line}`;
   const apps: cdk.App[] = [];
   class ReadmeApp extends cdk.App {
@@ -50,10 +50,10 @@ export function runSnippet(source: SnippetSource, js: string, project: string): 
     try {
       new Function('exports', 'require', 'module', '__filename', '__dirname', js)(module.exports, load, module, path.join(project, 'bin', 'app.js'), path.join(project, 'bin'));
     } catch (e) {
-      return [`${where}: throws: ${(e as Error).message}`];
+      return { problems: [`${where}: throws: ${(e as Error).message}`], apps };
     }
-    if (apps.length === 0) return [`${where}: creates no App, so nothing is synthesized`];
-    return apps.flatMap((app) => synthWithPacks(app, where));
+    if (apps.length === 0) return { problems: [`${where}: creates no App, so nothing is synthesized`], apps };
+    return { problems: apps.flatMap((app) => synthWithPacks(app, where)), apps };
   } finally {
     process.chdir(cwd);
   }
