@@ -19,10 +19,11 @@ const name = (s: SnippetSource) => `${s.snippet.file}:${s.snippet.line} (${s.sni
 let compiled: Map<SnippetSource, string[]>;
 const synthesized = new Map<SnippetSource, App[]>();
 let project: string;
+// One program type-checks every snippet with the library's source: tens of seconds on a loaded machine.
 beforeAll(() => {
   compiled = compileSnippets(sources);
   project = userProject();
-});
+}, 600_000);
 afterAll(() => fs.rmSync(project, { recursive: true, force: true }));
 
 test('every TypeScript block of the READMEs is checked', () => {
