@@ -140,7 +140,7 @@ describe('ReplayArchive: the replay stream', () => {
     [{ replayTargets: [] as kinesis.IStream[], replayStreamThroughput: { recordsPerSecond: 10, averageRecordBytes: 10 } }, /`replayStreamThroughput` applies to the replay stream the archive creates; it cannot be set with `replayTargets`/],
     [{ replayTargets: [] as kinesis.IStream[], replayStreamRetention: Duration.days(2) }, /`replayStreamRetention` applies to the replay stream the archive creates/],
     [{ replayStreamRetention: Duration.hours(12) }, /`replayStreamRetention` \(12 h\) must be between 24 h and 8,760 h/],
-    [{ replayStreamThroughput: { recordsPerSecond: 0, averageRecordBytes: 10 } }, /`replayStreamThroughput` needs recordsPerSecond and averageRecordBytes greater than 0/],
+    [{ replayStreamThroughput: { recordsPerSecond: 0, averageRecordBytes: 10 } }, /`replayStreamThroughput.recordsPerSecond` \(0\) must be a number greater than 0/],
   ])('rejects %p at synth', (props, error) => {
     expect(() => build(props as Partial<ReplayArchiveProps>)).toThrow(error);
   });

@@ -31,7 +31,7 @@ import {
   CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand, PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { KinesisStreamEvent } from 'aws-lambda';
@@ -45,6 +45,7 @@ import { batchHandler } from '../../lambda/shared/runtime';
 import { BundledFunction, EventTimeFormat, StreamingLake } from '../../lib';
 import { coldRequire, ensureBundled } from '../support/cold-start';
 import { DynaliteTransactions } from '../support/dynalite-transactions';
+import { newApp } from '../support/nag';
 import { createHashKeyTable, dynamoClient, getS3Object, kinesisClient, listS3Keys, localAwsEndpoints, REGION, s3Client } from './local-aws';
 
 type WorkerIndex = typeof import('../../lambda/replay-worker/index');
@@ -60,7 +61,7 @@ type HandlerName = typeof HANDLERS[number];
 
 /** The S3 key of a bundled handler's asset, as BundledFunction writes it into a template. */
 function assetKeyOf(handler: HandlerName): string {
-  const stack = new Stack(new App(), 'AssetProbe');
+  const stack = new Stack(newApp(), 'AssetProbe');
   new BundledFunction(stack, 'Probe', { handler, encryptionKey: new kms.Key(stack, 'Key'), synchronousInvoker: 'Probe only.' });
   const fns = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')) as Resource[];
   return fns[0].Properties.Code.S3Key;
@@ -75,7 +76,7 @@ interface Synthesized {
 }
 
 function synthesize(): Synthesized {
-  const stack = new Stack(new App(), 'ReplayIsolation');
+  const stack = new Stack(newApp(), 'ReplayIsolation');
   const lake = new StreamingLake(stack, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time', format: EventTimeFormat.ISO_8601 } });
   addCustomerTotals(stack, lake);
   const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
@@ -90,7 +91,7 @@ function synthesize(): Synthesized {
 
 function getAttId(value: any): string {
   const att = value?.['Fn::GetAtt'];
-  if (!Array.isArray(att) || att[1] !== 'Arn') throw new Error(`not an Fn::GetAtt Arn: ${JSON.stringify(value)}`);
+  if (!Array.isArray(att) || !['Arn', 'ConsumerARN'].includes(att[1])) throw new Error(`not an Fn::GetAtt Arn: ${JSON.stringify(value)}`);
   return att[0];
 }
 
@@ -434,7 +435,13 @@ test('a replay with the defaults: the curated zone and the archive hold every ev
   for (const d of deliveries) d.load(s);
   const mappings = byType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
   expect(new Set(mappings.map((m) => JSON.stringify(m.FunctionName))).size).toBe(1);
-  const consumer = new SimulatedConsumer(mappings.map((m) => getAttId(m.EventSourceArn)));
+  // A mapping reads a stream directly, or through an enhanced fan-out consumer registered on it.
+  const sourceStream = (arn: unknown): string => {
+    const id = getAttId(arn);
+    const r = s.resources[id];
+    return r.Type === 'AWS::Kinesis::StreamConsumer' ? getAttId(r.Properties.StreamARN) : id;
+  };
+  const consumer = new SimulatedConsumer(mappings.map((m) => sourceStream(m.EventSourceArn)));
   const tableKey = (logicalPrefix: string): string => {
     const tables = byType('AWS::DynamoDB::Table').filter(([id]) => id.startsWith(logicalPrefix));
     expect(tables).toHaveLength(1);

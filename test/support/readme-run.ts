@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as cdk from 'aws-cdk-lib';
 import { applyAllPacks, formatFindings, PACKS, synthFindings } from '../../bin/compliance';
+import { collectTemplates } from './lint-collect';
 import type { SnippetSource } from './readme-snippets';
 
 /** Where the README tells users to put their own bundled handler (see the consumer section). */
@@ -53,7 +54,10 @@ export function runSnippet(source: SnippetSource, js: string, project: string): 
       return { problems: [`${where}: throws: ${(e as Error).message}`], apps };
     }
     if (apps.length === 0) return { problems: [`${where}: creates no App, so nothing is synthesized`], apps };
-    return { problems: apps.flatMap((app) => synthWithPacks(app, where)), apps };
+    const problems = apps.flatMap((app) => synthWithPacks(app, where));
+    // The snippets' templates are linted with the tests' (npm test's cfn-lint step).
+    for (const app of apps) collectTemplates(app.outdir, `README ${where}`);
+    return { problems, apps };
   } finally {
     process.chdir(cwd);
   }
