@@ -51,3 +51,12 @@ test('without python3 the script fails and says how to install it', () => {
   expect(run.stderr).toContain("'python3-not-installed' not found");
   expect(run.stderr).toContain('apt-get install -y python3 python3-venv python3-pip');
 });
+
+test('the Python test pins aws-cdk-lib and constructs at the floor of the peer ranges, which are the devDependencies', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const pins = Object.fromEntries(fs.readFileSync(path.join(ROOT, 'test', 'python', 'requirements.txt'), 'utf8')
+    .split('\n').map((l) => /^([\w.-]+)==(\S+)/.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1], m[2]]));
+  for (const name of ['aws-cdk-lib', 'constructs']) {
+    expect({ name, pin: pins[name], dev: pkg.devDependencies[name] }).toEqual({ name, pin: pkg.peerDependencies[name].replace(/^\^/, ''), dev: pins[name] });
+  }
+});
