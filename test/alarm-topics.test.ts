@@ -100,7 +100,7 @@ describe('a topic the user passes in', () => {
     const policies = Object.values(t.findResources('AWS::SNS::TopicPolicy')) as any[];
     expect(policies).toHaveLength(1);
     const sids = policies[0].Properties.PolicyDocument.Statement.map((st: any) => st.Sid ?? st.Effect);
-    expect(sids).toEqual(expect.arrayContaining(['UsersOwn', 'AllowCloudWatchAlarmsToPublish', 'Deny']));
+    expect(sids).toEqual(expect.arrayContaining(['AllowPublishThroughSSLOnly', 'UsersOwn', 'AllowCloudWatchAlarmsToPublish']));
     expectAlarmTopicsAllowCloudWatch(t);
   });
 

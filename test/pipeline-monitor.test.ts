@@ -1,9 +1,10 @@
 import { Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import { addDefaultLake, addFullLake, addLakeOnExistingResources } from '../bin/examples';
 import { PipelineMonitor } from '../lib';
 import { newApp } from './support/nag';
+import { expectAlarmTopicsAllowCloudWatch } from './support/alarm-topics';
 import { archiveDestination, s3Destination, synth } from './support/template';
 
 const defaults = synth((s) => addDefaultLake(s));
@@ -24,6 +25,12 @@ function alarm(t: Template, metricName: string, dimensionRef?: RegExp): any {
 /** Logical id of an alarm, without its hash. */
 const alarmIds = (t: Template): string[] => Object.keys(t.findResources('AWS::CloudWatch::Alarm')).map((id) => id.replace(/[0-9A-F]{8}$/, ''));
 
+/** Logical ids of the alarms the composite alarm's rule names. */
+function compositeMembers(t: Template): Set<string> {
+  const composite = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any;
+  return new Set(composite.Properties.AlarmRule['Fn::Join'][1].filter((p: any) => typeof p !== 'string').map((p: any) => p['Fn::GetAtt'][0]));
+}
+
 const CURATED = /^LakeDelivery[0-9A-F]{8}$/;
 const ARCHIVE = /^LakeRawDelivery[0-9A-F]{8}$/;
 const streamDim = [{ Name: 'StreamName', Value: { Ref: expect.stringMatching(/^LakeStream/) } }];
@@ -43,6 +50,12 @@ describe('alarms carry their dimension, M-of-N datapoints and an action', () => 
     const a = alarm(defaults, 'WriteProvisionedThroughputExceeded');
     expect(a.Dimensions).toEqual(streamDim);
     expect(a).toMatchObject({ Threshold: 0, EvaluationPeriods: 5, DatapointsToAlarm: 3, Period: 60, ComparisonOperator: 'GreaterThanThreshold' });
+  });
+
+  test('read throttling: > 0 in 3 of 5 minutes, on the stream (standard consumers share a shard\'s 2 MiB/s)', () => {
+    const a = alarm(defaults, 'ReadProvisionedThroughputExceeded');
+    expect(a.Dimensions).toEqual(streamDim);
+    expect(a).toMatchObject({ Namespace: 'AWS/Kinesis', Statistic: 'Sum', Threshold: 0, EvaluationPeriods: 5, DatapointsToAlarm: 3, Period: 60, ComparisonOperator: 'GreaterThanThreshold' });
   });
 
   test('freshness: threshold is twice the buffer interval', () => {
@@ -126,33 +139,47 @@ describe('alarms carry their dimension, M-of-N datapoints and an action', () => 
     expect(() => alarm(defaults, 'IncomingBytes')).toThrow(/found 0/);
   });
 
-  test('every alarm and the composite notify the given action', () => {
+  test('every alarm that pages, and the composite, notify the given action; the alarms feeding the composite notify nothing', () => {
     const topic = Object.keys(full.findResources('AWS::SNS::Topic'))[0];
-    for (const a of [...Object.values(full.findResources('AWS::CloudWatch::Alarm')), ...Object.values(full.findResources('AWS::CloudWatch::CompositeAlarm'))]) {
-      expect((a as any).Properties.AlarmActions).toEqual([{ Ref: topic }]);
+    const fed = compositeMembers(full);
+    for (const [id, a] of Object.entries(full.findResources('AWS::CloudWatch::Alarm')) as [string, any][]) {
+      expect([id, a.Properties.AlarmActions]).toEqual([id, fed.has(id) ? undefined : [{ Ref: topic }]]);
     }
+    expect((Object.values(full.findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any).Properties.AlarmActions).toEqual([{ Ref: topic }]);
   });
 
-  test('without an action, alarms publish to a created KMS-encrypted topic', () => {
+  test('without an action, alarms publish to a created KMS-encrypted topic that lets CloudWatch publish', () => {
     const topics = defaults.findResources('AWS::SNS::Topic');
     const [id, topic] = Object.entries(topics)[0] as [string, any];
     expect(id).toMatch(/^LakeMonitorAlarmTopic/);
     expect(topic.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^LakeKey/), 'Arn'] });
-    for (const a of Object.values(defaults.findResources('AWS::CloudWatch::Alarm'))) {
-      expect((a as any).Properties.AlarmActions).toEqual([{ Ref: id }]);
+    const fed = compositeMembers(defaults);
+    for (const [alarmId, a] of Object.entries(defaults.findResources('AWS::CloudWatch::Alarm')) as [string, any][]) {
+      if (!fed.has(alarmId)) expect((a as any).Properties.AlarmActions).toEqual([{ Ref: id }]);
     }
-    defaults.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] })]) },
-    });
+    expect(expectAlarmTopicsAllowCloudWatch(defaults)).toEqual([id]);
+  });
+
+  test('the pipeline key\'s CloudWatch grant is limited to this account\'s alarms', () => {
+    const [, key] = Object.entries(defaults.findResources('AWS::KMS::Key')).find(([k]) => k.startsWith('LakeKey')) as [string, any];
+    const grants = key.Properties.KeyPolicy.Statement.filter((st: any) => st.Principal?.Service === 'cloudwatch.amazonaws.com');
+    expect(grants).toEqual([{
+      Sid: 'AllowCloudWatchAlarmsToUseKey', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*',
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*']] } },
+      },
+    }]);
   });
 });
 
 describe('composite alarm', () => {
-  test('fires only when a cause (throttling or utilization) coincides with a symptom (iterator age, freshness, delivery)', () => {
+  test('fires only when a cause (read or write throttling, utilization) coincides with a lag symptom (curated or archive freshness)', () => {
     const composite = Object.values(full.findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any;
     const rule: any[] = composite.Properties.AlarmRule['Fn::Join'][1];
     const text = rule.map((p) => (typeof p === 'string' ? p : `<${p['Fn::GetAtt'][0].replace(/[0-9A-F]{8}$/, '')}>`)).join('');
-    expect(text).toBe('((ALARM("<LakeMonitorWriteThrottled>") OR ALARM("<LakeMonitorUtilization>")) AND (ALARM("<LakeMonitorIteratorAge>") OR ALARM("<LakeMonitorFreshness>") OR ALARM("<LakeMonitorDeliverySuccess>")))');
+    expect(text).toBe('((ALARM("<LakeMonitorWriteThrottled>") OR ALARM("<LakeMonitorReadThrottled>") OR ALARM("<LakeMonitorUtilization>")) AND (ALARM("<LakeMonitorFreshness>") OR ALARM("<LakeMonitorArchiveFreshness>")))');
   });
 });
 
