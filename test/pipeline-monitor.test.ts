@@ -1,7 +1,9 @@
-import { Stack } from 'aws-cdk-lib';
+import * as fs from 'fs';
+import * as path from 'path';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
-import { addDefaultLake, addFullLake, addLakeOnExistingResources } from '../bin/examples';
+import { addCustomerTotals, addDefaultLake, addFullLake, addLakeOnExistingResources } from '../bin/examples';
 import { PipelineMonitor } from '../lib';
 import { newApp } from './support/nag';
 import { expectAlarmTopicsAllowCloudWatch } from './support/alarm-topics';
@@ -238,5 +240,43 @@ describe('PipelineMonitor on its own', () => {
     t.resourceCountIs('AWS::CloudWatch::Alarm', 0);
     const dash = Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0] as any;
     expect(JSON.stringify(dash.Properties.DashboardBody)).not.toContain('\\"type\\":\\"alarm\\"');
+  });
+});
+
+describe('paging', () => {
+  /** The README's paging table: alarm → "on its own" or "feeds the composite (cause|symptom)". */
+  function documentedPaging(): { [alarm: string]: string } {
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const table = readme.split('### Paging')[1].split('\n\n')[1];
+    const rows = table.split('\n').slice(2).map((row) => row.split('|').map((c) => c.trim()));
+    return Object.fromEntries(rows.map((cells) => [cells[1].replace(/`/g, ''), cells[2]]));
+  }
+
+  /** The same table derived from a template: an alarm with actions pages; one the composite's rule names feeds it, on its side of the AND. */
+  function synthesizedPaging(): { [alarm: string]: string } {
+    const stack = new Stack(newApp(), 'P');
+    const lake = addFullLake(stack);
+    addCustomerTotals(stack, lake, { enhancedFanOut: true });
+    const t = Template.fromStack(stack);
+    const composite = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm')) as any[];
+    expect(composite).toHaveLength(1);
+    const rule: any[] = composite[0].Properties.AlarmRule['Fn::Join'][1];
+    const text = rule.map((p) => (typeof p === 'string' ? p : `<${p['Fn::GetAtt'][0]}>`)).join('');
+    const [causes, symptoms] = text.split(' AND ');
+    const resources = t.toJSON().Resources;
+    const paging: { [alarm: string]: string } = { CauseAndSymptom: composite[0].Properties.AlarmActions?.length === 1 ? 'on its own' : 'silent' };
+    for (const [name, alarm] of Object.entries(lake.monitor.alarms)) {
+      const id = stack.getLogicalId(alarm.node.defaultChild as CfnElement);
+      const pages = (resources[id].Properties.AlarmActions ?? []).length > 0;
+      const feeds = causes.includes(`<${id}>`) ? 'cause' : symptoms.includes(`<${id}>`) ? 'symptom' : undefined;
+      // An alarm that both pages and feeds pages twice; one that does neither is never heard.
+      const documented = name.replace(/^CustomerTotals/, '<consumer>');
+      paging[documented] = pages && !feeds ? 'on its own' : feeds && !pages ? `feeds the composite (${feeds})` : `pages: ${pages}, feeds: ${feeds}`;
+    }
+    return paging;
+  }
+
+  test('the README\'s paging table is what the template does', () => {
+    expect(synthesizedPaging()).toEqual(documentedPaging());
   });
 });
