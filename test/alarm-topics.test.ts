@@ -118,3 +118,17 @@ describe('a topic the user passes in', () => {
 function addLakeNotifying(stack: Stack, topic: sns.ITopic): StreamingLake {
   return new StreamingLake(stack, 'Lake', { schema: exampleSchema, eventTime: { field: 'event_time' }, alarmAction: new cwActions.SnsAction(topic) });
 }
+
+test('two monitors notifying one topic add one Allow to its policy and one to its key\'s', () => {
+  const t = synth((s) => {
+    const topic = userTopic(s);
+    const lake = addLakeNotifying(s, topic);
+    new PipelineMonitor(s, 'Second', { alarmAction: new cwActions.SnsAction(topic) })
+      .addReplay('R', { stateMachine: lake.archive!.stateMachine, metricsNamespace: 'N', dimension: 'D' });
+  });
+  const policy = Object.values(t.findResources('AWS::SNS::TopicPolicy'))[0] as any;
+  expect(policy.Properties.PolicyDocument.Statement.filter((st: any) => st.Sid === 'AllowCloudWatchAlarmsToPublish')).toHaveLength(1);
+  const key = Object.entries(t.findResources('AWS::KMS::Key')).find(([id]) => id.startsWith('PagerKey'))![1] as any;
+  expect(key.Properties.KeyPolicy.Statement.filter((st: any) => st.Sid === 'AllowCloudWatchAlarmsToUseKey')).toHaveLength(1);
+  expect(Object.keys(t.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('SecondRExecutionsFailed'))).toHaveLength(1);
+});
