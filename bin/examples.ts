@@ -3,7 +3,6 @@ import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as glue from 'aws-cdk-lib/aws-glue';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -44,9 +43,9 @@ export function addDefaultLake(stack: Stack, id = 'Lake'): StreamingLake {
 
 /** A StreamingLake with every option on: offsets via the transform handler, hourly, keys, provisioned. */
 export function addFullLake(full: Stack, id = 'Lake'): StreamingLake {
-  // CloudWatch publishes alarms to an encrypted topic only if the key lets it.
+  // The user's own pager topic: the monitor adds to its policy and its key's policy the Allow
+  // CloudWatch needs to publish this account's alarms (its TLS-only policy alone would refuse them).
   const topicKey = new kms.Key(full, `${id}AlarmTopicKey`, { enableKeyRotation: true });
-  topicKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
   const topic = new sns.Topic(full, `${id}Alarms`, { enforceSSL: true, masterKey: topicKey });
   return new StreamingLake(full, id, {
     schema: exampleSchema,
@@ -164,6 +163,7 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
     function: fn,
     maxRecordAge: consumer.maxRecordAge,
     failureBucket: consumer.failureBucket,
+    eventSourceMappingId: consumer.eventSource.eventSourceMappingId,
     failureQueue: consumer.failureQueue,
     consumerName: consumer.consumer?.streamConsumerName,
     stream: consumer.consumer ? lake.stream : undefined,

@@ -1,9 +1,12 @@
-import { Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as fs from 'fs';
+import * as path from 'path';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
-import { addDefaultLake, addFullLake, addLakeOnExistingResources } from '../bin/examples';
+import { addCustomerTotals, addDefaultLake, addFullLake, addLakeOnExistingResources } from '../bin/examples';
 import { PipelineMonitor } from '../lib';
 import { newApp } from './support/nag';
+import { expectAlarmTopicsAllowCloudWatch } from './support/alarm-topics';
 import { archiveDestination, s3Destination, synth } from './support/template';
 
 const defaults = synth((s) => addDefaultLake(s));
@@ -23,6 +26,12 @@ function alarm(t: Template, metricName: string, dimensionRef?: RegExp): any {
 
 /** Logical id of an alarm, without its hash. */
 const alarmIds = (t: Template): string[] => Object.keys(t.findResources('AWS::CloudWatch::Alarm')).map((id) => id.replace(/[0-9A-F]{8}$/, ''));
+
+/** Logical ids of the alarms the composite alarm's rule names. */
+function compositeMembers(t: Template): Set<string> {
+  const composite = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any;
+  return new Set(composite.Properties.AlarmRule['Fn::Join'][1].filter((p: any) => typeof p !== 'string').map((p: any) => p['Fn::GetAtt'][0]));
+}
 
 const CURATED = /^LakeDelivery[0-9A-F]{8}$/;
 const ARCHIVE = /^LakeRawDelivery[0-9A-F]{8}$/;
@@ -45,6 +54,12 @@ describe('alarms carry their dimension, M-of-N datapoints and an action', () => 
     const a = alarm(defaults, 'WriteProvisionedThroughputExceeded');
     expect(a.Dimensions).toEqual(streamDim);
     expect(a).toMatchObject({ Threshold: 0, EvaluationPeriods: 5, DatapointsToAlarm: 3, Period: 60, ComparisonOperator: 'GreaterThanThreshold' });
+  });
+
+  test('read throttling: > 0 in 3 of 5 minutes, on the stream (standard consumers share a shard\'s 2 MiB/s)', () => {
+    const a = alarm(defaults, 'ReadProvisionedThroughputExceeded');
+    expect(a.Dimensions).toEqual(streamDim);
+    expect(a).toMatchObject({ Namespace: 'AWS/Kinesis', Statistic: 'Sum', Threshold: 0, EvaluationPeriods: 5, DatapointsToAlarm: 3, Period: 60, ComparisonOperator: 'GreaterThanThreshold' });
   });
 
   test('freshness: threshold is twice the buffer interval', () => {
@@ -128,33 +143,47 @@ describe('alarms carry their dimension, M-of-N datapoints and an action', () => 
     expect(() => alarm(defaults, 'IncomingBytes')).toThrow(/found 0/);
   });
 
-  test('every alarm and the composite notify the given action', () => {
+  test('every alarm that pages, and the composite, notify the given action; the alarms feeding the composite notify nothing', () => {
     const topic = Object.keys(full.findResources('AWS::SNS::Topic'))[0];
-    for (const a of [...Object.values(full.findResources('AWS::CloudWatch::Alarm')), ...Object.values(full.findResources('AWS::CloudWatch::CompositeAlarm'))]) {
-      expect((a as any).Properties.AlarmActions).toEqual([{ Ref: topic }]);
+    const fed = compositeMembers(full);
+    for (const [id, a] of Object.entries(full.findResources('AWS::CloudWatch::Alarm')) as [string, any][]) {
+      expect([id, a.Properties.AlarmActions]).toEqual([id, fed.has(id) ? undefined : [{ Ref: topic }]]);
     }
+    expect((Object.values(full.findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any).Properties.AlarmActions).toEqual([{ Ref: topic }]);
   });
 
-  test('without an action, alarms publish to a created KMS-encrypted topic', () => {
+  test('without an action, alarms publish to a created KMS-encrypted topic that lets CloudWatch publish', () => {
     const topics = defaults.findResources('AWS::SNS::Topic');
     const [id, topic] = Object.entries(topics)[0] as [string, any];
     expect(id).toMatch(/^LakeMonitorAlarmTopic/);
     expect(topic.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^LakeKey/), 'Arn'] });
-    for (const a of Object.values(defaults.findResources('AWS::CloudWatch::Alarm'))) {
-      expect((a as any).Properties.AlarmActions).toEqual([{ Ref: id }]);
+    const fed = compositeMembers(defaults);
+    for (const [alarmId, a] of Object.entries(defaults.findResources('AWS::CloudWatch::Alarm')) as [string, any][]) {
+      if (!fed.has(alarmId)) expect((a as any).Properties.AlarmActions).toEqual([{ Ref: id }]);
     }
-    defaults.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] })]) },
-    });
+    expect(expectAlarmTopicsAllowCloudWatch(defaults)).toEqual([id]);
+  });
+
+  test('the pipeline key\'s CloudWatch grant is limited to this account\'s alarms', () => {
+    const [, key] = Object.entries(defaults.findResources('AWS::KMS::Key')).find(([k]) => k.startsWith('LakeKey')) as [string, any];
+    const grants = key.Properties.KeyPolicy.Statement.filter((st: any) => st.Principal?.Service === 'cloudwatch.amazonaws.com');
+    expect(grants).toEqual([{
+      Sid: 'AllowCloudWatchAlarmsToUseKey', Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Resource: '*',
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*']] } },
+      },
+    }]);
   });
 });
 
 describe('composite alarm', () => {
-  test('fires only when a cause (throttling or utilization) coincides with a symptom (iterator age, freshness, delivery)', () => {
+  test('fires only when a cause (read or write throttling, utilization) coincides with a lag symptom (curated or archive freshness)', () => {
     const composite = Object.values(full.findResources('AWS::CloudWatch::CompositeAlarm'))[0] as any;
     const rule: any[] = composite.Properties.AlarmRule['Fn::Join'][1];
     const text = rule.map((p) => (typeof p === 'string' ? p : `<${p['Fn::GetAtt'][0].replace(/[0-9A-F]{8}$/, '')}>`)).join('');
-    expect(text).toBe('((ALARM("<LakeMonitorWriteThrottled>") OR ALARM("<LakeMonitorUtilization>")) AND (ALARM("<LakeMonitorIteratorAge>") OR ALARM("<LakeMonitorFreshness>") OR ALARM("<LakeMonitorDeliverySuccess>")))');
+    expect(text).toBe('((ALARM("<LakeMonitorWriteThrottled>") OR ALARM("<LakeMonitorReadThrottled>") OR ALARM("<LakeMonitorUtilization>")) AND (ALARM("<LakeMonitorFreshness>") OR ALARM("<LakeMonitorArchiveFreshness>")))');
   });
 });
 
@@ -213,5 +242,43 @@ describe('PipelineMonitor on its own', () => {
     t.resourceCountIs('AWS::CloudWatch::Alarm', 0);
     const dash = Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0] as any;
     expect(JSON.stringify(dash.Properties.DashboardBody)).not.toContain('\\"type\\":\\"alarm\\"');
+  });
+});
+
+describe('paging', () => {
+  /** The README's paging table: alarm → "on its own" or "feeds the composite (cause|symptom)". */
+  function documentedPaging(): { [alarm: string]: string } {
+    const readme = fs.readFileSync(path.join(__dirname, '..', 'README.md'), 'utf8');
+    const table = readme.split('### Paging')[1].split('\n\n')[1];
+    const rows = table.split('\n').slice(2).map((row) => row.split('|').map((c) => c.trim()));
+    return Object.fromEntries(rows.map((cells) => [cells[1].replace(/`/g, ''), cells[2]]));
+  }
+
+  /** The same table derived from a template: an alarm with actions pages; one the composite's rule names feeds it, on its side of the AND. */
+  function synthesizedPaging(): { [alarm: string]: string } {
+    const stack = new Stack(newApp(), 'P');
+    const lake = addFullLake(stack);
+    addCustomerTotals(stack, lake, { enhancedFanOut: true });
+    const t = Template.fromStack(stack);
+    const composite = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm')) as any[];
+    expect(composite).toHaveLength(1);
+    const rule: any[] = composite[0].Properties.AlarmRule['Fn::Join'][1];
+    const text = rule.map((p) => (typeof p === 'string' ? p : `<${p['Fn::GetAtt'][0]}>`)).join('');
+    const [causes, symptoms] = text.split(' AND ');
+    const resources = t.toJSON().Resources;
+    const paging: { [alarm: string]: string } = { CauseAndSymptom: composite[0].Properties.AlarmActions?.length === 1 ? 'on its own' : 'silent' };
+    for (const [name, alarm] of Object.entries(lake.monitor.alarms)) {
+      const id = stack.getLogicalId(alarm.node.defaultChild as CfnElement);
+      const pages = (resources[id].Properties.AlarmActions ?? []).length > 0;
+      const feeds = causes.includes(`<${id}>`) ? 'cause' : symptoms.includes(`<${id}>`) ? 'symptom' : undefined;
+      // An alarm that both pages and feeds pages twice; one that does neither is never heard.
+      const documented = name.replace(/^CustomerTotals/, '<consumer>');
+      paging[documented] = pages && !feeds ? 'on its own' : feeds && !pages ? `feeds the composite (${feeds})` : `pages: ${pages}, feeds: ${feeds}`;
+    }
+    return paging;
+  }
+
+  test('the README\'s paging table is what the template does', () => {
+    expect(synthesizedPaging()).toEqual(documentedPaging());
   });
 });

@@ -3,8 +3,9 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { ConsumerOrdering, FailureDestination, IngestStream, PipelineMonitor, StreamConsumer, StreamConsumerProps } from '../lib';
+import { ConsumerOrdering, FailureDestination, IngestStream, PipelineMonitor, S3FailureDestination, StreamConsumer, StreamConsumerProps } from '../lib';
 import { newApp } from './support/nag';
 import { userFunction } from './support/template';
 
@@ -16,7 +17,7 @@ function build(props: Partial<StreamConsumerProps> = {}, monitor = false, retent
   const consumer = new StreamConsumer(stack, 'Consumer', { function: fn, stream, encryptionKey: key, ...props });
   if (monitor) {
     const m = new PipelineMonitor(stack, 'Monitor', { encryptionKey: key });
-    m.addConsumer('Processor', { function: fn, maxRecordAge: consumer.maxRecordAge, failureBucket: consumer.failureBucket, consumerName: consumer.consumer?.streamConsumerName, stream: consumer.consumer ? stream : undefined });
+    m.addConsumer('Processor', { function: fn, maxRecordAge: consumer.maxRecordAge, failureBucket: consumer.failureBucket, eventSourceMappingId: consumer.eventSource.eventSourceMappingId, consumerName: consumer.consumer?.streamConsumerName, stream: consumer.consumer ? stream : undefined });
   }
   return Template.fromStack(stack);
 }
@@ -90,9 +91,48 @@ describe('StreamConsumer', () => {
     expect(byMetric.IteratorAge).toMatchObject({ Namespace: 'AWS/Lambda', Threshold: 43_200_000 });
     expect(byMetric.Errors.Dimensions).toEqual([{ Name: 'FunctionName', Value: { Ref: expect.stringMatching(/^Fn/) } }]);
     expect(byMetric.Throttles).toBeDefined();
-    expect(byMetric.PutRequests.Dimensions).toEqual(expect.arrayContaining([{ Name: 'FilterId', Value: 'OnFailure' }]));
+    expect(byMetric.OnFailureDestinationDeliveredEventCount).toBeDefined();
     expect(byMetric['SubscribeToShardEvent.MillisBehindLatest'].Dimensions).toEqual(expect.arrayContaining([expect.objectContaining({ Name: 'ConsumerName' })]));
-    for (const a of alarms) expect(a.AlarmActions).toHaveLength(1);
+    // Failed batches page; lag and the consumer's errors and throttles feed the composite.
+    const paging = Object.fromEntries(alarms.map((a) => [a.MetricName, a.AlarmActions?.length ?? 0]));
+    expect(paging).toEqual({ IteratorAge: 0, Errors: 0, Throttles: 0, OnFailureDestinationDeliveredEventCount: 1, 'SubscribeToShardEvent.MillisBehindLatest': 0 });
+  });
+
+  test('the failed-batches alarm counts the events the mapping sent to the S3 destination, which the redrive\'s tagging cannot raise', () => {
+    const t = build({}, true);
+    const esm = Object.entries(t.findResources('AWS::Lambda::EventSourceMapping'))[0] as [string, any];
+    // The mapping publishes the EventCount metrics the alarm reads.
+    expect(esm[1].Properties.MetricsConfig).toEqual({ Metrics: ['EventCount'] });
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties);
+    // S3's PutRequests counts every HTTP PUT on an object, PutObjectTagging (the redrive's reput tag) included.
+    expect(alarms.filter((a) => a.Namespace === 'AWS/S3')).toEqual([]);
+    expect(alarms.find((a) => a.MetricName === 'OnFailureDestinationDeliveredEventCount')).toMatchObject({
+      Namespace: 'AWS/Lambda', Statistic: 'Sum', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold',
+      Dimensions: [{ Name: 'EventSourceMappingUUID', Value: { Ref: esm[0] } }],
+    });
+  });
+
+  test('an S3 failure bucket without its mapping id is rejected: the alarm would have nothing to count', () => {
+    const stack = new Stack(newApp(), 'C');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
+    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    const consumer = new StreamConsumer(stack, 'Consumer', { function: fn, stream, encryptionKey: key });
+    const m = new PipelineMonitor(stack, 'Monitor', { encryptionKey: key });
+    expect(() => m.addConsumer('Processor', { function: fn, maxRecordAge: consumer.maxRecordAge, failureBucket: consumer.failureBucket }))
+      .toThrow(/`failureBucket` \(consumer 'Processor'\) needs `eventSourceMappingId`/);
+  });
+
+  test('the mapping keeps the metrics it already publishes and adds EventCount', () => {
+    const stack = new Stack(newApp(), 'C');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const bucket = new s3.Bucket(stack, 'B', { encryptionKey: key });
+    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    fn.addEventSourceMapping('M', {
+      eventSourceArn: 'arn:aws:kinesis:eu-west-1:111122223333:stream/s', startingPosition: lambda.StartingPosition.LATEST,
+      onFailure: new S3FailureDestination(bucket), metricsConfig: { metrics: [lambda.MetricType.ERROR_COUNT] },
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', { MetricsConfig: { Metrics: ['ErrorCount', 'EventCount'] } });
   });
 
   /** The statements of the policy attached to the role of the function whose logical id starts with `prefix`. */

@@ -1,7 +1,6 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Lazy } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
@@ -11,6 +10,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { acknowledge, inCompliancePacks } from './acknowledge';
+import { letAlarmsPublish, topicOfAction } from './alarm-topic';
 import { propError } from './errors';
 
 /** The stream side of a pipeline to watch. */
@@ -42,8 +43,20 @@ export interface MonitoredConsumer {
   readonly function: lambda.IFunction;
   /** The mapping's maximum record age; the function iterator-age threshold is half of it. */
   readonly maxRecordAge: Duration;
-  /** S3 on-failure destination with an `OnFailure` request-metrics filter. @default - none */
+  /**
+   * S3 on-failure destination. Its failed-batches alarm counts the events Lambda delivers to it
+   * (`OnFailureDestinationDeliveredEventCount` of `eventSourceMappingId`), not S3 PUT requests,
+   * which also count the redrive's tagging. Needs `eventSourceMappingId`.
+   * @default - none
+   */
   readonly failureBucket?: s3.IBucket;
+  /**
+   * UUID of the consumer's event-source mapping (`eventSource.eventSourceMappingId`), for the
+   * failed-batches alarm of an S3 destination. The mapping must publish `EventCount` metrics
+   * (`metricsConfig`); StreamConsumer's S3 destination turns them on.
+   * @default - none
+   */
+  readonly eventSourceMappingId?: string;
   /** SQS on-failure destination. @default - none */
   readonly failureQueue?: sqs.IQueue;
   /** Enhanced fan-out consumer name and its stream, for `SubscribeToShardEvent.MillisBehindLatest`. @default - none */
@@ -71,11 +84,13 @@ export interface PipelineMonitorProps {
   /** Delivery stream to watch. @default - none */
   readonly delivery?: MonitoredDelivery;
   /**
-   * Action of every alarm and of the composite alarm (e.g. `new SnsAction(topic)`).
+   * Action of the alarms that page (see the README's paging table) and of the composite alarm.
+   * For `new SnsAction(topic)` with a topic of this app, CloudWatch is allowed to publish to it
+   * (and to use its key); for an imported topic, synth warns with the statement its owner must add.
    * @default - an encrypted SNS topic is created (`alarmTopic`); subscribe your pager to it
    */
   readonly alarmAction?: cw.IAlarmAction;
-  /** Key encrypting the created alarm topic; CloudWatch is granted use of it. Required when `alarmAction` is not given. @default - none */
+  /** Key encrypting the created alarm topic; this account's alarms may use it. Required when `alarmAction` is not given. @default - none */
   readonly encryptionKey?: kms.IKey;
   /** Iterator age alarm threshold as a fraction of retention. @default 0.25 */
   readonly iteratorAgeFractionOfRetention?: number;
@@ -86,16 +101,30 @@ export interface PipelineMonitorProps {
 }
 
 /**
- * Alarms that mean something: each carries its resource dimension and the
- * action, uses M-of-N datapoints, and a composite pages when a sustained cause
- * (throttling, utilization) coincides with a symptom (iterator age, freshness,
- * failed deliveries). Plus a dashboard of the data path.
+ * How an alarm reaches a person: it pages on its own (lost or undelivered data), or it feeds the
+ * composite as a cause (capacity, consumer failures) or a symptom (lag), and pages only through it.
+ */
+type Paging = 'pages' | 'cause' | 'symptom';
+
+/** M-of-N datapoints above `threshold`; a missing datapoint (no traffic) is not a breach. */
+const above = (threshold: number, evaluationPeriods: number, datapointsToAlarm: number, alarmDescription: string) => ({
+  threshold, evaluationPeriods, datapointsToAlarm, alarmDescription,
+  comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+  treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+});
+
+/**
+ * Alarms that mean something: each carries its resource dimension and uses M-of-N datapoints.
+ * Alarms meaning lost or undelivered data page on their own; causes (throttling, utilization,
+ * consumer errors) and symptoms (lag) carry no action and page only through one composite alarm,
+ * when a cause coincides with a symptom. Plus a dashboard of the data path.
  */
 export class PipelineMonitor extends Construct {
-  /** Every alarm, by name: `iteratorAge`, `writeThrottled`, `utilization`, `freshness`, `deliverySuccess`, `failedConversion`, `partitionCountExceeded`. */
+  /**
+   * Every alarm, by name: `iteratorAge`, `writeThrottled`, `readThrottled`, `utilization`, `freshness`,
+   * `deliverySuccess`, `failedConversion`, `partitionCountExceeded`, and those the `add*` methods add.
+   */
   public readonly alarms: { [name: string]: cw.Alarm } = {};
-  /** Fires when a cause coincides with a symptom; undefined when there is no cause or no symptom to combine. */
-  public readonly composite?: cw.CompositeAlarm;
   /** The dashboard. */
   public readonly dashboard: cw.Dashboard;
   /** The topic alarms publish to, when no `alarmAction` was given. */
@@ -104,6 +133,10 @@ export class PipelineMonitor extends Construct {
   private readonly freshnessMultiple: number;
   private readonly ageFraction: number;
   private readonly statusAlarms: cw.IAlarm[] = [];
+  private readonly causes: cw.IAlarm[] = [];
+  private readonly symptoms: cw.IAlarm[] = [];
+  private compositeAlarm?: cw.CompositeAlarm;
+  private actionTopicChecked = false;
   private statusWidgetAdded = false;
 
   constructor(scope: Construct, id: string, props: PipelineMonitorProps) {
@@ -117,112 +150,30 @@ export class PipelineMonitor extends Construct {
     const utilization = props.utilizationThreshold ?? 0.8;
     if (!(utilization > 0 && utilization <= 1)) throw propError(this, 'utilizationThreshold', `(${utilization}) must be in (0, 1]`);
 
-    // Every alarm gets an action: an alarm nobody hears is not monitoring.
-    let action = props.alarmAction;
-    if (!action) {
+    // Every alarm reaches a person, on its own or through the composite: an alarm nobody hears is not monitoring.
+    if (props.alarmAction) {
+      this.action = props.alarmAction;
+    } else {
       if (!props.encryptionKey) throw propError(this, 'encryptionKey', 'is required when `alarmAction` is not given, to encrypt the created alarm topic');
-      props.encryptionKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
       this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.encryptionKey, enforceSSL: true });
-      action = new cwActions.SnsAction(this.alarmTopic);
+      letAlarmsPublish(this, this.alarmTopic);
+      this.action = new cwActions.SnsAction(this.alarmTopic);
     }
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(6) });
-    const causes: cw.IAlarm[] = [];
-    const symptoms: cw.IAlarm[] = [];
-
-    const s = props.stream;
-    if (s) {
-      const ageThreshold = s.retention.toMilliseconds() * fraction;
-      const age = s.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
-      symptoms.push(this.alarm('iteratorAge', age, {
-        threshold: ageThreshold, evaluationPeriods: 3, datapointsToAlarm: 3,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `Oldest unread record is older than ${fraction * 100}% of the stream's retention (${s.retention.toHumanString()}); records expire unread at 100%.`,
-      }));
-      const throttled = s.stream.metricWriteProvisionedThroughputExceeded({ statistic: cw.Stats.SUM, period: Duration.minutes(1) });
-      causes.push(this.alarm('writeThrottled', throttled, {
-        threshold: 0, evaluationPeriods: 5, datapointsToAlarm: 3,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: 'Writes were throttled in 3 of the last 5 minutes: the stream lacks shards or a partition key is hot.',
-      }));
-      const bytes = s.stream.metricIncomingBytes({ statistic: cw.Stats.SUM, period: Duration.minutes(1) });
-      const capacityPerMinute = s.writeCapacityBytesPerSecond ? s.writeCapacityBytesPerSecond * 60 : undefined;
-      if (capacityPerMinute) {
-        causes.push(this.alarm('utilization', bytes, {
-          threshold: capacityPerMinute * utilization, evaluationPeriods: 5, datapointsToAlarm: 4,
-          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-          treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-          alarmDescription: `Incoming bytes above ${utilization * 100}% of the planned write capacity in 4 of 5 minutes.`,
-        }));
-      }
-      this.dashboard.addWidgets(
-        new cw.GraphWidget({
-          title: 'Incoming bytes per minute vs write capacity', width: 12, left: [bytes],
-          leftAnnotations: capacityPerMinute ? [{ value: capacityPerMinute, label: 'capacity', color: cw.Color.RED }] : [],
-        }),
-        new cw.GraphWidget({
-          title: 'Iterator age (ms)', width: 12, left: [age],
-          leftAnnotations: [{ value: ageThreshold, label: `${fraction * 100}% of retention`, color: cw.Color.RED }],
-        }),
-        new cw.GraphWidget({ title: 'Write throttling', width: 12, left: [throttled, s.stream.metricIncomingRecords({ period: Duration.minutes(1) })] }),
-      );
-    }
-
-    const d = props.delivery;
-    if (d) {
-      const ds = d.deliveryStream;
-      const { freshness, freshnessThreshold, success, alarms } = this.deliveryAlarms(d);
-      symptoms.push(...alarms);
-      const failed = ds.metric('FailedConversion.Records', { statistic: cw.Stats.SUM, period: Duration.minutes(5) });
-      this.alarm('failedConversion', failed, {
-        threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: 'Records failed Parquet conversion (schema mismatch) and went to the error prefix.',
-      });
-      const exceeded = ds.metric('PartitionCountExceeded', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
-      this.alarm('partitionCountExceeded', exceeded, {
-        threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: 'Active partitions exceeded the quota; records went to the error prefix as activePartitionExceeded.',
-      });
-      const succeeded = ds.metric('SucceedConversion.Records', { statistic: cw.Stats.SUM, period: Duration.minutes(5) });
-      this.dashboard.addWidgets(
-        new cw.GraphWidget({
-          title: 'Delivery freshness (s)', width: 12, left: [freshness],
-          leftAnnotations: [{ value: freshnessThreshold, label: `${multiple}x buffer interval`, color: cw.Color.RED }],
-        }),
-        new cw.GraphWidget({ title: 'Parquet conversion', width: 12, left: [succeeded], right: [failed] }),
-        new cw.GraphWidget({
-          title: 'Active partitions', width: 12,
-          left: [ds.metric('PartitionCount', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) })],
-          right: [exceeded],
-          leftAnnotations: [{ value: d.activePartitionQuota ?? 500, label: 'quota', color: cw.Color.RED }],
-        }),
-        new cw.GraphWidget({ title: 'S3 delivery success', width: 12, left: [success] }),
-      );
-    }
-
-    if (causes.length > 0 && symptoms.length > 0) {
-      // Page only when a sustained cause meets a symptom: throttling alone can be a burst the stream absorbs.
-      this.composite = new cw.CompositeAlarm(this, 'CauseAndSymptom', {
-        alarmRule: cw.AlarmRule.allOf(cw.AlarmRule.anyOf(...causes), cw.AlarmRule.anyOf(...symptoms)),
-        alarmDescription: 'A capacity cause (throttling or utilization) coincides with a symptom (iterator age, freshness or failed deliveries).',
-      });
-      this.composite.addAlarmAction(action);
-    }
-    if (this.composite) this.statusAlarms.push(this.composite);
+    if (props.stream) this.watchStream(props.stream, fraction, utilization);
+    if (props.delivery) this.watchDelivery(props.delivery);
     this.ensureStatusWidget();
-    for (const a of Object.values(this.alarms)) a.addAlarmAction(action);
-    this.action = action;
+  }
+
+  /** Fires when a cause coincides with a symptom (or either, when only one kind is watched); undefined until an alarm feeds it. */
+  public get composite(): cw.CompositeAlarm | undefined {
+    return this.compositeAlarm;
   }
 
   /**
    * Watches a consumer: function iterator age (half the max record age), errors and throttles
-   * (3 of 5 minutes), batches sent to the failure destination, and EFO lag. Alarms are named
+   * (3 of 5 minutes), events sent to the failure destination, and EFO lag. Alarms are named
    * `<name>IteratorAge`, `<name>Errors`, `<name>Throttles`, `<name>FailedBatches`, `<name>MillisBehindLatest`.
    */
   public addConsumer(name: string, consumer: MonitoredConsumer): void {
@@ -232,53 +183,27 @@ export class PipelineMonitor extends Construct {
     const age = fn.metric('IteratorAge', { statistic: cw.Stats.MAXIMUM, period });
     const errors = fn.metricErrors({ statistic: cw.Stats.SUM, period });
     const throttles = fn.metricThrottles({ statistic: cw.Stats.SUM, period });
-    const added = [
-      this.alarm(`${name}IteratorAge`, age, {
-        threshold: ageThreshold, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: `The consumer is more than half its max record age (${consumer.maxRecordAge.toHumanString()}) behind; older records go to the failure destination.`,
-      }),
-      this.alarm(`${name}Errors`, errors, {
-        threshold: 0, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: 'The consumer failed whole batches in 3 of 5 minutes.',
-      }),
-      this.alarm(`${name}Throttles`, throttles, {
-        threshold: 0, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: 'The consumer was throttled in 3 of 5 minutes.',
-      }),
-    ];
+    this.alarm(`${name}IteratorAge`, age, 'symptom', above(ageThreshold, 5, 3,
+      `The consumer is more than half its max record age (${consumer.maxRecordAge.toHumanString()}) behind; older records go to the failure destination.`));
+    this.alarm(`${name}Errors`, errors, 'cause', above(0, 5, 3, 'The consumer failed whole batches in 3 of 5 minutes.'));
+    this.alarm(`${name}Throttles`, throttles, 'cause', above(0, 5, 3, 'The consumer was throttled in 3 of 5 minutes.'));
     const widgets: cw.IWidget[] = [
       new cw.GraphWidget({ title: `${name}: iterator age (ms)`, width: 12, left: [age], leftAnnotations: [{ value: ageThreshold, label: 'half max record age', color: cw.Color.RED }] }),
       new cw.GraphWidget({ title: `${name}: errors and throttles`, width: 12, left: [errors, throttles] }),
     ];
-    let failed: cw.IMetric | undefined;
-    if (consumer.failureBucket) {
-      failed = new cw.Metric({
-        namespace: 'AWS/S3', metricName: 'PutRequests', statistic: cw.Stats.SUM, period: Duration.minutes(5),
-        dimensionsMap: { BucketName: consumer.failureBucket.bucketName, FilterId: 'OnFailure' },
-      });
-    } else if (consumer.failureQueue) {
-      failed = consumer.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
-    }
+    const failed = this.failedBatchesMetric(name, consumer);
     if (failed) {
-      added.push(this.alarm(`${name}FailedBatches`, failed, {
-        threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: 'Batches exhausted their retries or max record age and went to the failure destination; redrive them.',
-      }));
-      widgets.push(new cw.GraphWidget({ title: `${name}: batches sent to the failure destination`, width: 12, left: [failed] }));
+      this.alarm(`${name}FailedBatches`, failed, 'pages', above(0, 1, 1, 'Batches exhausted their retries or max record age and went to the failure destination; redrive them.'));
+      widgets.push(new cw.GraphWidget({ title: `${name}: events sent to the failure destination`, width: 12, left: [failed] }));
     }
     if (consumer.consumerName && consumer.stream) {
       const behind = new cw.Metric({
         namespace: 'AWS/Kinesis', metricName: 'SubscribeToShardEvent.MillisBehindLatest', statistic: cw.Stats.MAXIMUM, period,
         dimensionsMap: { StreamName: consumer.stream.streamName, ConsumerName: consumer.consumerName },
       });
-      added.push(this.alarm(`${name}MillisBehindLatest`, behind, {
-        threshold: ageThreshold, evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING, alarmDescription: 'The enhanced fan-out consumer is more than half its max record age behind.',
-      }));
+      this.alarm(`${name}MillisBehindLatest`, behind, 'symptom', above(ageThreshold, 5, 3, 'The enhanced fan-out consumer is more than half its max record age behind.'));
       widgets.push(new cw.GraphWidget({ title: `${name}: EFO millis behind latest`, width: 12, left: [behind] }));
     }
-    for (const a of added) a.addAlarmAction(this.action);
     this.dashboard.addWidgets(...widgets);
     this.ensureStatusWidget();
   }
@@ -288,8 +213,7 @@ export class PipelineMonitor extends Construct {
    * of its buffer interval in 3 of 5 periods, and `<name>DeliverySuccess` below 1 in 2 of 3.
    */
   public addDelivery(name: string, delivery: MonitoredDelivery): void {
-    const { freshness, freshnessThreshold, success, alarms } = this.deliveryAlarms(delivery, name);
-    for (const a of alarms) a.addAlarmAction(this.action);
+    const { freshness, freshnessThreshold, success } = this.deliveryAlarms(delivery, name);
     this.dashboard.addWidgets(
       new cw.GraphWidget({ title: `${name}: delivery freshness (s)`, width: 12, left: [freshness], leftAnnotations: [{ value: freshnessThreshold, label: `${this.freshnessMultiple}x buffer interval`, color: cw.Color.RED }] }),
       new cw.GraphWidget({ title: `${name}: S3 delivery success`, width: 12, left: [success] }),
@@ -308,12 +232,8 @@ export class PipelineMonitor extends Construct {
       namespace: replay.metricsNamespace, metricName, statistic, period, dimensionsMap: { ReplayStateMachine: replay.dimension },
     });
     const failed = replay.stateMachine.metricFailed({ statistic: cw.Stats.SUM, period: Duration.minutes(5) });
-    const alarm = this.alarm(`${name}ExecutionsFailed`, failed, {
-      threshold: 0, evaluationPeriods: 1, datapointsToAlarm: 1, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-      alarmDescription: 'A replay execution failed; start it again with the same replayId to resume (finished objects are skipped).',
-    });
-    alarm.addAlarmAction(this.action);
+    this.alarm(`${name}ExecutionsFailed`, failed, 'pages', above(0, 1, 1,
+      'A replay execution failed; start it again with the same replayId to resume (finished objects are skipped).'));
     this.dashboard.addWidgets(
       new cw.GraphWidget({ title: `${name}: records and bytes replayed per minute`, width: 12, left: [progress('RecordsReplayed', cw.Stats.SUM)], right: [progress('BytesReplayed', cw.Stats.SUM)] }),
       new cw.GraphWidget({ title: `${name}: objects done, remaining, throttles`, width: 12, left: [progress('ObjectsDone', cw.Stats.SUM), progress('ObjectsRemaining', cw.Stats.MAXIMUM)], right: [progress('Throttles', cw.Stats.SUM)] }),
@@ -323,6 +243,82 @@ export class PipelineMonitor extends Construct {
     this.ensureStatusWidget();
   }
 
+  /** The stream's alarms (iterator age pages; read and write throttling and utilization are causes) and widgets. */
+  private watchStream(s: MonitoredStream, fraction: number, utilization: number): void {
+    const ageThreshold = s.retention.toMilliseconds() * fraction;
+    const age = s.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+    this.alarm('iteratorAge', age, 'pages', above(ageThreshold, 3, 3,
+      `Oldest unread record is older than ${fraction * 100}% of the stream's retention (${s.retention.toHumanString()}); records expire unread at 100%.`));
+    const writeThrottled = s.stream.metricWriteProvisionedThroughputExceeded({ statistic: cw.Stats.SUM, period: Duration.minutes(1) });
+    this.alarm('writeThrottled', writeThrottled, 'cause', above(0, 5, 3,
+      'Writes were throttled in 3 of the last 5 minutes: the stream lacks shards or a partition key is hot.'));
+    // Standard consumers share a shard's 2 MiB/s and 5 GetRecords/s: throttled reads mean they fall behind.
+    const readThrottled = s.stream.metricReadProvisionedThroughputExceeded({ statistic: cw.Stats.SUM, period: Duration.minutes(1) });
+    this.alarm('readThrottled', readThrottled, 'cause', above(0, 5, 3,
+      'Reads were throttled in 3 of the last 5 minutes: the standard consumers share each shard\'s 2 MiB/s; add shards or enhanced fan-out.'));
+    const bytes = s.stream.metricIncomingBytes({ statistic: cw.Stats.SUM, period: Duration.minutes(1) });
+    const capacityPerMinute = s.writeCapacityBytesPerSecond ? s.writeCapacityBytesPerSecond * 60 : undefined;
+    if (capacityPerMinute) {
+      this.alarm('utilization', bytes, 'cause', above(capacityPerMinute * utilization, 5, 4,
+        `Incoming bytes above ${utilization * 100}% of the planned write capacity in 4 of 5 minutes.`));
+    }
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({
+        title: 'Incoming bytes per minute vs write capacity', width: 12, left: [bytes],
+        leftAnnotations: capacityPerMinute ? [{ value: capacityPerMinute, label: 'capacity', color: cw.Color.RED }] : [],
+      }),
+      new cw.GraphWidget({
+        title: 'Iterator age (ms)', width: 12, left: [age],
+        leftAnnotations: [{ value: ageThreshold, label: `${fraction * 100}% of retention`, color: cw.Color.RED }],
+      }),
+      new cw.GraphWidget({ title: 'Read and write throttling', width: 12, left: [writeThrottled, readThrottled], right: [s.stream.metricIncomingRecords({ period: Duration.minutes(1) })] }),
+    );
+  }
+
+  /** The curated delivery's alarms (freshness is a symptom; failed puts, conversions and partitions page) and widgets. */
+  private watchDelivery(d: MonitoredDelivery): void {
+    const ds = d.deliveryStream;
+    const { freshness, freshnessThreshold, success } = this.deliveryAlarms(d);
+    const failed = ds.metric('FailedConversion.Records', { statistic: cw.Stats.SUM, period: Duration.minutes(5) });
+    this.alarm('failedConversion', failed, 'pages', above(0, 1, 1, 'Records failed Parquet conversion (schema mismatch) and went to the error prefix.'));
+    const exceeded = ds.metric('PartitionCountExceeded', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+    this.alarm('partitionCountExceeded', exceeded, 'pages', above(0, 1, 1,
+      'Active partitions exceeded the quota; records went to the error prefix as activePartitionExceeded.'));
+    const succeeded = ds.metric('SucceedConversion.Records', { statistic: cw.Stats.SUM, period: Duration.minutes(5) });
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({
+        title: 'Delivery freshness (s)', width: 12, left: [freshness],
+        leftAnnotations: [{ value: freshnessThreshold, label: `${this.freshnessMultiple}x buffer interval`, color: cw.Color.RED }],
+      }),
+      new cw.GraphWidget({ title: 'Parquet conversion', width: 12, left: [succeeded], right: [failed] }),
+      new cw.GraphWidget({
+        title: 'Active partitions', width: 12,
+        left: [ds.metric('PartitionCount', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) })],
+        right: [exceeded],
+        leftAnnotations: [{ value: d.activePartitionQuota ?? 500, label: 'quota', color: cw.Color.RED }],
+      }),
+      new cw.GraphWidget({ title: 'S3 delivery success', width: 12, left: [success] }),
+    );
+  }
+
+  /**
+   * What the failed-batches alarm counts. For S3, the events the mapping delivered to it: S3's
+   * `PutRequests` counts every HTTP PUT on the bucket's objects, the redrive's PutObjectTagging
+   * included, so redriving would set off the alarm it clears. For SQS, the messages waiting.
+   */
+  private failedBatchesMetric(name: string, consumer: MonitoredConsumer): cw.IMetric | undefined {
+    if (consumer.failureBucket) {
+      if (!consumer.eventSourceMappingId) {
+        throw propError(this, 'failureBucket', `(consumer '${name}') needs \`eventSourceMappingId\`: the failed-batches alarm counts the mapping's OnFailureDestinationDeliveredEventCount`);
+      }
+      return new cw.Metric({
+        namespace: 'AWS/Lambda', metricName: 'OnFailureDestinationDeliveredEventCount', statistic: cw.Stats.SUM, period: Duration.minutes(5),
+        dimensionsMap: { EventSourceMappingUUID: consumer.eventSourceMappingId },
+      });
+    }
+    return consumer.failureQueue?.metricApproximateNumberOfMessagesVisible({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
+  }
+
   /**
    * `<name>StreamIteratorAge`: a consumer of the replay stream is behind by more than the iterator-age
    * fraction of its retention (replayed records expire unread at 100%); plus its writes and reads.
@@ -330,11 +326,12 @@ export class PipelineMonitor extends Construct {
   private replayStreamAlarm(name: string, s: MonitoredStream): void {
     const threshold = s.retention.toMilliseconds() * this.ageFraction;
     const age = s.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
-    this.alarm(`${name}StreamIteratorAge`, age, {
+    // Pages: a replay stream consumer that falls this far behind loses replayed records.
+    this.alarm(`${name}StreamIteratorAge`, age, 'pages', {
       threshold, evaluationPeriods: 3, datapointsToAlarm: 3, comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cw.TreatMissingData.NOT_BREACHING,
       alarmDescription: `A consumer of the replay stream is behind by over ${this.ageFraction * 100}% of its retention (${s.retention.toHumanString()}); replayed records expire unread at 100% (replay again).`,
-    }).addAlarmAction(this.action);
+    });
     this.dashboard.addWidgets(
       new cw.GraphWidget({ title: `${name}: replay stream records in, write throttles`, width: 12, left: [s.stream.metricIncomingRecords({ statistic: cw.Stats.SUM, period: Duration.minutes(1) })], right: [s.stream.metricWriteProvisionedThroughputExceeded({ statistic: cw.Stats.SUM, period: Duration.minutes(1) })] }),
       new cw.GraphWidget({ title: `${name}: replay stream iterator age (ms)`, width: 12, left: [age], leftAnnotations: [{ value: threshold, label: `${this.ageFraction * 100}% of retention`, color: cw.Color.RED }] }),
@@ -343,8 +340,8 @@ export class PipelineMonitor extends Construct {
 
   /**
    * A delivery's `freshness` (oldest record above `freshnessBufferMultiple` × its buffer interval in
-   * 3 of 5 periods) and `deliverySuccess` (below 1 in 2 of 3) alarms; prefixed with `name` for an
-   * added delivery, in the alarm names and descriptions.
+   * 3 of 5 periods, a symptom) and `deliverySuccess` (below 1 in 2 of 3, pages) alarms; prefixed with
+   * `name` for an added delivery, in the alarm names and descriptions.
    */
   private deliveryAlarms(d: MonitoredDelivery, name?: string) {
     const id = (alarm: string): string => (name ? `${name}${alarm.charAt(0).toUpperCase()}${alarm.slice(1)}` : alarm);
@@ -352,28 +349,64 @@ export class PipelineMonitor extends Construct {
     const freshnessThreshold = d.bufferingInterval.toSeconds() * this.freshnessMultiple;
     const freshness = d.deliveryStream.metric('DeliveryToS3.DataFreshness', { statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) });
     const success = d.deliveryStream.metric('DeliveryToS3.Success', { statistic: cw.Stats.AVERAGE, period: Duration.minutes(5) });
-    const alarms = [
-      this.alarm(id('freshness'), freshness, {
-        threshold: freshnessThreshold, evaluationPeriods: 5, datapointsToAlarm: 3,
-        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: describe(`Oldest undelivered record is older than ${this.freshnessMultiple}x the ${d.bufferingInterval.toSeconds()} s buffer interval.`),
-      }),
-      this.alarm(id('deliverySuccess'), success, {
-        threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 2,
-        comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
-        alarmDescription: describe('Some S3 puts failed in 2 of the last 3 periods; Firehose retries, then writes to the error prefix.'),
-      }),
-    ];
-    return { freshness, freshnessThreshold, success, alarms };
+    this.alarm(id('freshness'), freshness, 'symptom', above(freshnessThreshold, 5, 3,
+      describe(`Oldest undelivered record is older than ${this.freshnessMultiple}x the ${d.bufferingInterval.toSeconds()} s buffer interval.`)));
+    this.alarm(id('deliverySuccess'), success, 'pages', {
+      threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 2,
+      comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      alarmDescription: describe('Some S3 puts failed in 2 of the last 3 periods; Firehose retries, then writes to the error prefix.'),
+    });
+    return { freshness, freshnessThreshold, success };
   }
 
-  private alarm(name: string, metric: cw.IMetric, props: Omit<cw.CreateAlarmOptions, 'alarmName'>): cw.Alarm {
+  private alarm(name: string, metric: cw.IMetric, paging: Paging, props: Omit<cw.CreateAlarmOptions, 'alarmName'>): cw.Alarm {
     const alarm = new cw.Alarm(this, name.charAt(0).toUpperCase() + name.slice(1), { metric, ...props });
     this.alarms[name] = alarm;
     this.statusAlarms.push(alarm);
+    if (paging === 'pages') {
+      this.notify(alarm);
+    } else {
+      (paging === 'cause' ? this.causes : this.symptoms).push(alarm);
+      this.ensureComposite();
+      acknowledge(alarm.node.defaultChild!, inCompliancePacks('CloudWatchAlarmAction',
+        `This alarm is a ${paging} feeding the composite alarm ${this.compositeAlarm!.node.path}, which notifies the alarm action; `
+        + 'an action here too would page twice for one incident (alarms meaning lost or undelivered data page on their own).',
+        ['HIPAA.Security', 'NIST.800.53.R5']));
+    }
     return alarm;
+  }
+
+  /**
+   * The one composite alarm, created with the first alarm that feeds it. Its rule is rendered at
+   * synth, so alarms added later (consumers, deliveries) join it: any cause AND any symptom; only
+   * the causes, or only the symptoms, when the monitor watches no alarm of the other kind.
+   */
+  private ensureComposite(): void {
+    if (this.compositeAlarm) return;
+    const anyOf = (alarms: cw.IAlarm[]): cw.IAlarmRule => cw.AlarmRule.anyOf(...alarms);
+    const rule = (): cw.IAlarmRule => {
+      if (this.causes.length > 0 && this.symptoms.length > 0) return cw.AlarmRule.allOf(anyOf(this.causes), anyOf(this.symptoms));
+      return anyOf(this.causes.length > 0 ? this.causes : this.symptoms);
+    };
+    this.compositeAlarm = new cw.CompositeAlarm(this, 'CauseAndSymptom', {
+      // Page only when a sustained cause meets a symptom: throttling alone can be a burst the stream absorbs.
+      alarmRule: { renderAlarmRule: () => Lazy.string({ produce: () => rule().renderAlarmRule() }) },
+      alarmDescription: 'A cause (stream read or write throttling, write utilization, consumer errors or throttles) coincides with a lag symptom '
+        + '(delivery freshness, consumer iterator age or EFO lag). Lost or undelivered data pages through its own alarm.',
+    });
+    this.statusAlarms.push(this.compositeAlarm);
+    this.notify(this.compositeAlarm);
+  }
+
+  /** Adds the action to `alarm`; the first time, lets CloudWatch publish to the action's topic when it is one of this app's. */
+  private notify(alarm: cw.IAlarm & { addAlarmAction(...actions: cw.IAlarmAction[]): void }): void {
+    if (!this.actionTopicChecked && !this.alarmTopic) {
+      const topic = topicOfAction(this, this.action, alarm);
+      if (topic) letAlarmsPublish(this, topic);
+    }
+    this.actionTopicChecked = true;
+    alarm.addAlarmAction(this.action);
   }
 
   /**

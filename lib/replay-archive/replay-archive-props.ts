@@ -70,7 +70,7 @@ export interface ReplayArchiveProps {
   readonly bufferingInterval?: Duration;
   /** A monitor to add the archive's and the replay's alarms and widgets to. @default - one is created */
   readonly monitor?: PipelineMonitor;
-  /** Action of the created monitor's alarms. @default - an encrypted SNS topic */
+  /** Action of the created monitor's paging alarms (e.g. `new SnsAction(topic)`; CloudWatch is allowed to publish to a topic of this app). @default - an encrypted SNS topic */
   readonly alarmAction?: cw.IAlarmAction;
   /** Bucket for the buckets' access logs. @default - one is created */
   readonly accessLogs?: s3.IBucket;

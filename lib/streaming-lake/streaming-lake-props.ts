@@ -93,7 +93,11 @@ export interface StreamingLakeProps {
   readonly rawLifecycle?: LifecycleOptions;
   /** Use the bundled transform handler instead of inline jq. Always used for `EventTimeFormat.ISO_8601`. @default - jq, unless the format needs the handler */
   readonly transform?: TransformOptions;
-  /** Action of every alarm (e.g. `new SnsAction(topic)`). @default - an encrypted SNS topic is created (`monitor.alarmTopic`) */
+  /**
+   * Action of the alarms that page and of the composite (e.g. `new SnsAction(topic)`; CloudWatch is
+   * allowed to publish to a topic of this app, see the README's paging table).
+   * @default - an encrypted SNS topic is created (`monitor.alarmTopic`)
+   */
   readonly alarmAction?: cw.IAlarmAction;
   /** An existing Glue database for the table. @default - a database is created */
   readonly database?: glue.IDatabase;
