@@ -7,6 +7,7 @@ export * from './core/access-log-bucket';
 export * from './core/lake-table';
 export * from './core/parquet-delivery';
 export * from './core/pipeline-monitor';
+export * from './core/pipeline-monitor-props';
 export * from './core/failure-destination';
 export * from './core/stream-consumer';
 export * from './core/archive-delivery';
