@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { pythonAppTwin } from './python/twin';
+import { collectTemplates } from './support/lint-collect';
 
 /*
  * Python users: scripts/python-consumer.sh builds the wheel with jsii-pacmak, installs it
@@ -24,7 +25,11 @@ describe('Python consumer (jsii-pacmak wheel, aws-cdk-lib from PyPI)', () => {
     run = spawnSync('bash', [SCRIPT, outdir], { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: COLD_BUILD_MS });
   }, COLD_BUILD_MS + 60_000);
 
-  afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+  afterAll(() => {
+    // The Python app's template is linted with the tests' (npm test's cfn-lint step).
+    collectTemplates(outdir, 'Python app');
+    fs.rmSync(outdir, { recursive: true, force: true });
+  });
 
   test('a Python app with a StreamingLake, a ReplayArchive and a StreamConsumer synthesizes, and its template assertions pass', () => {
     if (run.status !== 0) {

@@ -71,7 +71,7 @@ class ClickstreamStack(Stack):
         )
 
         # Every record, byte for byte, kept seven years (compliance mode) and replayable
-        # into the lake's stream or a backfill stream.
+        # into a backfill stream (never the archived stream: that would archive the replay again).
         backfill = IngestStream(self, "BackfillStream", encryption_key=lake.encryption_key, retention=Duration.days(1))
         ReplayArchive(
             self,
@@ -79,7 +79,7 @@ class ClickstreamStack(Stack):
             stream=lake.stream,
             encryption_key=lake.encryption_key,
             object_lock={"retention": Duration.days(2555), "mode": ObjectLockMode.COMPLIANCE},
-            replay_targets=[lake.stream, backfill.stream],
+            replay_targets=[backfill.stream],
             write_share=0.25,
             monitor=lake.monitor,
         )

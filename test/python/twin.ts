@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,13 +7,14 @@ import {
   BundledFunction, ConsumerOrdering, EventTimeFormat, IdempotencyTable, IngestStream, ObjectLockMode, ReplayArchive,
   StreamConsumer, StreamingLake, TimeGranularity,
 } from '../../lib';
+import { newApp } from '../support/nag';
 
 /**
  * test/python/app.py, line for line in TypeScript: the Python user's template must be the
  * TypeScript user's template. Change both together.
  */
 export function pythonAppTwin(): Stack {
-  const stack = new Stack(new App(), 'PythonClickstream');
+  const stack = new Stack(newApp(), 'PythonClickstream');
   const lake = new StreamingLake(stack, 'Lake', {
     schema: [
       { name: 'event_id', type: glue.Schema.STRING },
@@ -35,7 +36,7 @@ export function pythonAppTwin(): Stack {
     stream: lake.stream,
     encryptionKey: lake.encryptionKey,
     objectLock: { retention: Duration.days(2555), mode: ObjectLockMode.COMPLIANCE },
-    replayTargets: [lake.stream, backfill.stream],
+    replayTargets: [backfill.stream],
     writeShare: 0.25,
     monitor: lake.monitor,
   });
