@@ -36,14 +36,14 @@ describe('StreamConsumer', () => {
     });
   });
 
-  test('defaults to an encrypted S3 on-failure destination with request metrics', () => {
+  test('defaults to an encrypted S3 on-failure destination, without paid S3 request metrics (the alarm counts the mapping\'s deliveries)', () => {
     const t = build();
     const esm = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))[0] as any;
     const dest = esm.Properties.DestinationConfig.OnFailure.Destination;
     expect(dest['Fn::GetAtt'][0]).toMatch(/^ConsumerFailures/);
     const bucket = t.toJSON().Resources[dest['Fn::GetAtt'][0]];
     expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
-    expect(bucket.Properties.MetricsConfigurations).toEqual([{ Id: 'OnFailure' }]);
+    expect(bucket.Properties.MetricsConfigurations).toBeUndefined();
   });
 
   test('PER_KEY ordering spreads a shard over up to 10 invocations', () => {

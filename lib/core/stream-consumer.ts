@@ -208,8 +208,6 @@ export class StreamConsumer extends Construct {
     } else {
       const logs = props.accessLogs ?? new AccessLogBucket(this, 'AccessLogs').bucket;
       const bucket = new SecureBucket(this, 'Failures', { encryptionKey: props.encryptionKey, accessLogs: logs, accessLogsPrefix: 'failures/' }).bucket;
-      // Request metrics on the bucket feed the "failed batches" alarm (PutRequests > 0).
-      (bucket.node.defaultChild as s3.CfnBucket).metricsConfigurations = [{ id: 'OnFailure' }];
       this.failureBucket = bucket;
       onFailure = new S3FailureDestination(bucket);
       if (props.redrive ?? true) {
