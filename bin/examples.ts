@@ -138,7 +138,7 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
   const fn = new BundledFunction(stack, `${id}Function`, {
     handler: 'customer-totals',
     code: lambda.Code.fromAsset(path.join(EXAMPLE_ASSETS, 'customer-totals')),
-    environment: { TOTALS_TABLE: totals.tableName, IDEMPOTENCY_TABLE: idempotency.table.tableName },
+    environment: { TOTALS_TABLE: totals.tableName }, // IDEMPOTENCY_TABLE: set by idempotency.grantStore(fn)
     encryptionKey: key,
     synchronousInvoker: 'A Lambda event-source mapping invokes this function synchronously; its on-failure destination keeps failed batches.',
   }).function;
@@ -147,9 +147,13 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
   idempotency.grantStore(fn);
   // One access-log bucket for both mappings' failure buckets (none with a failure queue).
   const accessLogs = options.failureQueue ? undefined : new AccessLogBucket(stack, `${id}AccessLogs`).bucket;
+  const replays = options.replayStream ?? lake.replayStream;
   const consumer = new StreamConsumer(stack, id, {
     function: fn,
     stream: lake.stream,
+    // Failed batches are redriven into the replay stream, which this function also reads: into the lake's
+    // stream, the lake's deliveries would store them a second time.
+    redriveInto: replays,
     // The lake knows its stream's retention even when it did not create the stream; the record age follows it.
     streamRetention: lake.retention,
     encryptionKey: key,
@@ -168,7 +172,6 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
     consumerName: consumer.consumer?.streamConsumerName,
     stream: consumer.consumer ? lake.stream : undefined,
   });
-  const replays = options.replayStream ?? lake.replayStream;
   if (replays) {
     // The same function on the replay stream; its errors, throttles and iterator age are the function's
     // metrics, already alarmed above. Replays are bulk catch-up: no enhanced fan-out needed.

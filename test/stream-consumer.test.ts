@@ -1,6 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import { CfnDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -36,14 +37,14 @@ describe('StreamConsumer', () => {
     });
   });
 
-  test('defaults to an encrypted S3 on-failure destination with request metrics', () => {
+  test('defaults to an encrypted S3 on-failure destination, without paid S3 request metrics (the alarm counts the mapping\'s deliveries)', () => {
     const t = build();
     const esm = Object.values(t.findResources('AWS::Lambda::EventSourceMapping'))[0] as any;
     const dest = esm.Properties.DestinationConfig.OnFailure.Destination;
     expect(dest['Fn::GetAtt'][0]).toMatch(/^ConsumerFailures/);
     const bucket = t.toJSON().Resources[dest['Fn::GetAtt'][0]];
     expect(bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
-    expect(bucket.Properties.MetricsConfigurations).toEqual([{ Id: 'OnFailure' }]);
+    expect(bucket.Properties.MetricsConfigurations).toBeUndefined();
   });
 
   test('PER_KEY ordering spreads a shard over up to 10 invocations', () => {
@@ -263,5 +264,44 @@ describe('StreamConsumer', () => {
     });
     expect(() => build({ startingAt: new Date(Date.now() + 3_600_000) })).toThrow(/`startingAt` \(.*\) is in the future/);
     expect(() => build({ startingAt: new Date('2026-11-01T06:00:00Z'), startingPosition: lambda.StartingPosition.LATEST })).toThrow(/`startingAt` cannot be combined with `startingPosition`/);
+  });
+});
+
+describe('redrive target', () => {
+  function lakeLike(redriveInto?: 'replays') {
+    const stack = new Stack(newApp(), 'R');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
+    const replays = new kinesis.Stream(stack, 'Replays', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
+    // A Firehose delivery reading the stream, as a lake's curated and archive deliveries do.
+    new CfnDeliveryStream(stack, 'Delivery', {
+      deliveryStreamType: 'KinesisStreamAsSource',
+      kinesisStreamSourceConfiguration: { kinesisStreamArn: stream.streamArn, roleArn: 'arn:aws:iam::111122223333:role/r' },
+      extendedS3DestinationConfiguration: { bucketArn: 'arn:aws:s3:::b', roleArn: 'arn:aws:iam::111122223333:role/r' },
+    });
+    const consumer = new StreamConsumer(stack, 'Consumer', {
+      function: userFunction(stack, 'Fn'), stream, encryptionKey: key, redriveInto: redriveInto ? replays : undefined,
+    });
+    return { stack, consumer, stream, replays };
+  }
+  const stackIds = (s: Stack, target: kinesis.Stream) => s.resolve(target.streamArn);
+
+  test('by default the redrive puts back into the consumed stream, and synth warns when a Firehose delivery reads it (the redriven records would be stored twice)', () => {
+    const { stack, stream } = lakeLike();
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { STREAM_ARN: stackIds(stack, stream) } } });
+    Annotations.fromStack(stack).hasWarning('/R/Consumer', Match.stringLikeRegexp('redrive puts failed batches back into a stream that R/Delivery also read'));
+  });
+
+  test('redriveInto sends failed batches to a stream no delivery reads: put there, read back only from the source, no warning', () => {
+    const { stack, stream, replays } = lakeLike('replays');
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { STREAM_ARN: stackIds(stack, replays) } } });
+    const [, redriveRole] = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('ConsumerRedrive'))!;
+    const statements = (redriveRole as any).Properties.PolicyDocument.Statement;
+    const on = (resource: unknown) => statements.filter((s: any) => JSON.stringify(s.Resource) === JSON.stringify(resource)).flatMap((s: any) => [s.Action].flat());
+    expect(on(stack.resolve(replays.streamArn))).toEqual(['kinesis:PutRecords']);
+    expect(on(stack.resolve(stream.streamArn)).sort()).toEqual(['kinesis:GetRecords', 'kinesis:GetShardIterator']);
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('redrive puts failed batches'))).toEqual([]);
   });
 });

@@ -57,8 +57,6 @@ export interface Pending {
 /** Where the next entry goes, measured before the segment is (maybe) sent. */
 export interface Slot {
   readonly bytes: number;
-  /** Records of its key already in the segment. */
-  readonly ofKey: number;
   /** The entry opens a new call. */
   readonly newCall: boolean;
   /** The segment must be sent before the entry goes in. */
@@ -88,7 +86,7 @@ export class Segment {
     const newCall = this.callRecords === limits.maxRecordsPerCall || (this.callRecords > 0 && this.callBytes + bytes > limits.maxBytesPerCall);
     const full = n >= maxRecords || (n > 0 && this.bytes + bytes > maxBytes) || ofKey >= maxPerKey
       || (newCall && !this.roomForFullCall(n, this.bytes));
-    return { bytes, ofKey, newCall, full };
+    return { bytes, newCall, full };
   }
 
   /** Adds the record at the slot measured for it (a send in between has already reset the call). */
@@ -101,7 +99,9 @@ export class Segment {
     this.callBytes += slot.bytes;
     this.entries.push(record);
     this.bytes += slot.bytes;
-    this.perKey.set(record.entry.partitionKey, slot.ofKey + 1);
+    // Counted now, not from the slot: a send between measuring and adding emptied the segment.
+    const key = record.entry.partitionKey;
+    this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
   }
 
   /** Empties the segment, returning what it held. */

@@ -1,11 +1,12 @@
-import { Annotations, Duration, Names, Token } from 'aws-cdk-lib';
+import { Annotations, Aspects, Duration, Names, Token } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import { CfnDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { AccessLogBucket } from './access-log-bucket';
 import { propError } from './errors';
 import { IngestStream } from './ingest-stream';
@@ -97,6 +98,15 @@ export interface StreamConsumerProps {
    * @default true
    */
   readonly redrive?: boolean;
+
+  /**
+   * The stream the redrive puts failed batches back into. A stream that Firehose deliveries also read (a
+   * lake's `stream`) would store the redriven records there a second time: give a stream only consumers
+   * read, such as `lake.replayStream`, and read it with this function too. Synth warns when the
+   * redrive's stream is read by a Firehose delivery of the app.
+   * @default `stream`
+   */
+  readonly redriveInto?: kinesis.IStream;
 }
 
 /** Retry default: finite, so a poison record can never block a shard. */
@@ -208,12 +218,12 @@ export class StreamConsumer extends Construct {
     } else {
       const logs = props.accessLogs ?? new AccessLogBucket(this, 'AccessLogs').bucket;
       const bucket = new SecureBucket(this, 'Failures', { encryptionKey: props.encryptionKey, accessLogs: logs, accessLogsPrefix: 'failures/' }).bucket;
-      // Request metrics on the bucket feed the "failed batches" alarm (PutRequests > 0).
-      (bucket.node.defaultChild as s3.CfnBucket).metricsConfigurations = [{ id: 'OnFailure' }];
       this.failureBucket = bucket;
       onFailure = new S3FailureDestination(bucket);
       if (props.redrive ?? true) {
-        this.redriveFunction = new RedriveFunction(this, 'Redrive', { stream: props.stream, failureBucket: bucket, encryptionKey: props.encryptionKey }).function;
+        const into = props.redriveInto ?? props.stream;
+        this.redriveFunction = new RedriveFunction(this, 'Redrive', { stream: into, sourceStream: props.stream, failureBucket: bucket, encryptionKey: props.encryptionKey }).function;
+        Aspects.of(this).add({ visit: (node: IConstruct) => { if (node === this) this.warnOnRedriveIntoDelivery(into); } });
       }
     }
 
@@ -246,5 +256,14 @@ export class StreamConsumer extends Construct {
       const mapping = props.function.node.children.find((c) => !before.has(c) && c instanceof lambda.EventSourceMapping);
       (mapping!.node.defaultChild as lambda.CfnEventSourceMapping).maximumRecordAgeInSeconds = -1;
     }
+  }
+
+  /** A redrive into a stream a Firehose delivery reads stores the redriven records there again. */
+  private warnOnRedriveIntoDelivery(into: kinesis.IStream): void {
+    const deliveries = this.node.root.node.findAll().filter((c) => c instanceof CfnDeliveryStream
+      && (c.kinesisStreamSourceConfiguration as CfnDeliveryStream.KinesisStreamSourceConfigurationProperty | undefined)?.kinesisStreamArn === into.streamArn);
+    if (deliveries.length === 0) return;
+    Annotations.of(this).addWarningV2('cdk-streaming-pipelines:redriveIntoDelivery',
+      `the redrive puts failed batches back into a stream that ${deliveries.map((d) => d.node.path).join(', ')} also read(s): their sinks would store the redriven records a second time. Set \`redriveInto\` to a stream only consumers read (a lake's \`replayStream\`) and read it with this function too.`);
   }
 }

@@ -12,6 +12,11 @@ import { acknowledge, wildcardUnder } from '../core/acknowledge';
 export interface RedriveFunctionProps {
   /** The stream the failed records are put back into. */
   readonly stream: kinesis.IStream;
+  /**
+   * The stream the failed batches were read from, read back for metadata-only failure records.
+   * @default `stream`
+   */
+  readonly sourceStream?: kinesis.IStream;
   /** The S3 on-failure destination holding the failed batches. */
   readonly failureBucket: s3.IBucket;
   /** Key for the log group and environment. */
@@ -51,9 +56,17 @@ export class RedriveFunction extends Construct {
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:GetObjectTagging', 's3:PutObjectTagging'], resources: [bucket.arnForObjects('*')] }));
     bucket.encryptionKey?.grant(fn, 'kms:Decrypt');
-    // ...re-put records, and read them back from the stream for metadata-only failure records.
-    props.stream.grant(fn, 'kinesis:PutRecords', 'kinesis:GetShardIterator', 'kinesis:GetRecords');
-    props.stream.encryptionKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    // ...re-put records, and read them back from their source stream for metadata-only failure records.
+    const source = props.sourceStream ?? props.stream;
+    if (source === props.stream) {
+      props.stream.grant(fn, 'kinesis:PutRecords', 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+      props.stream.encryptionKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    } else {
+      props.stream.grant(fn, 'kinesis:PutRecords');
+      props.stream.encryptionKey?.grant(fn, 'kms:GenerateDataKey');
+      source.grant(fn, 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+      source.encryptionKey?.grant(fn, 'kms:Decrypt');
+    }
     const objects = wildcardUnder(this, bucket.bucketArn, '/*');
     if (objects) {
       acknowledge(fn.role!, {
