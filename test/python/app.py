@@ -122,6 +122,7 @@ class ClickstreamStack(Stack):
             function=fn,
             max_record_age=consumer.max_record_age,
             failure_bucket=consumer.failure_bucket,
+            event_source_mapping_id=consumer.event_source.event_source_mapping_id,
         )
 
 

@@ -134,7 +134,7 @@ class PythonAppTemplateTest(unittest.TestCase):
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
                 "BisectBatchOnFunctionError": True,
                 "MaximumRetryAttempts": 5,
-                "MaximumRecordAgeInSeconds": 86400,
+                "MaximumRecordAgeInSeconds": 604800,  # the lake stream's 7-day retention: nothing retained is discarded
                 "ParallelizationFactor": 10,  # ConsumerOrdering.PER_KEY
                 "DestinationConfig": {
                     "OnFailure": {"Destination": {"Fn::GetAtt": [Match.string_like_regexp("^CustomerTotalsFailures"), "Arn"]}}

@@ -61,6 +61,9 @@ export function pythonAppTwin(): Stack {
   const consumer = new StreamConsumer(stack, 'CustomerTotals', {
     function: fn, stream: lake.stream, encryptionKey: lake.encryptionKey, ordering: ConsumerOrdering.PER_KEY,
   });
-  lake.monitor.addConsumer('CustomerTotals', { function: fn, maxRecordAge: consumer.maxRecordAge, failureBucket: consumer.failureBucket });
+  lake.monitor.addConsumer('CustomerTotals', {
+    function: fn, maxRecordAge: consumer.maxRecordAge,
+    failureBucket: consumer.failureBucket, eventSourceMappingId: consumer.eventSource.eventSourceMappingId,
+  });
   return stack;
 }
