@@ -5,13 +5,12 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ConsumerOrdering, IngestStream, PipelineMonitor, ReplayArchive, StreamConsumer, StreamingLake } from '../lib';
 import { addCustomerTotals, addDefaultLake, addFailureQueue, addFullLake, addLakeOnExistingResources, addStandaloneArchive, exampleSchema } from '../bin/examples';
 import { expectAlarmTopicsAllowCloudWatch } from './support/alarm-topics';
 import { newApp } from './support/nag';
-import { synth } from './support/template';
+import { synth, userFunction } from './support/template';
 
 /** A user's own encrypted, TLS-only alarm topic (its policy holds the TLS Deny). */
 function userTopic(stack: Stack, id = 'Pager'): sns.Topic {
@@ -53,7 +52,7 @@ describe('every configuration\'s alarm topic lets CloudWatch publish', () => {
       expectAlarmTopicsAllowCloudWatch(synth((s) => {
         const key = new kms.Key(s, 'Key', { enableKeyRotation: true });
         const stream = new kinesis.Stream(s, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
-        const fn = new lambda.Function(s, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+        const fn = userFunction(s, 'Fn', 'exports.handler=async()=>({})', 'index.handler');
         const consumer = new StreamConsumer(s, 'Consumer', { function: fn, stream, encryptionKey: key });
         const monitor = new PipelineMonitor(s, 'Monitor', { encryptionKey: key, alarmAction: withTopic ? new cwActions.SnsAction(userTopic(s)) : undefined });
         monitor.addConsumer('Processor', {

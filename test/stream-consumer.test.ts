@@ -117,7 +117,7 @@ describe('StreamConsumer', () => {
     const stack = new Stack(newApp(), 'C');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
-    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    const fn = userFunction(stack, 'Fn', 'exports.handler=async()=>({})', 'index.handler');
     const consumer = new StreamConsumer(stack, 'Consumer', { function: fn, stream, encryptionKey: key });
     const m = new PipelineMonitor(stack, 'Monitor', { encryptionKey: key });
     expect(() => m.addConsumer('Processor', { function: fn, maxRecordAge: consumer.maxRecordAge, failureBucket: consumer.failureBucket }))
@@ -128,7 +128,7 @@ describe('StreamConsumer', () => {
     const stack = new Stack(newApp(), 'C');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const bucket = new s3.Bucket(stack, 'B', { encryptionKey: key });
-    const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>({})') });
+    const fn = userFunction(stack, 'Fn', 'exports.handler=async()=>({})', 'index.handler');
     fn.addEventSourceMapping('M', {
       eventSourceArn: 'arn:aws:kinesis:eu-west-1:111122223333:stream/s', startingPosition: lambda.StartingPosition.LATEST,
       onFailure: new S3FailureDestination(bucket), metricsConfig: { metrics: [lambda.MetricType.ERROR_COUNT] },
