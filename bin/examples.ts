@@ -173,9 +173,8 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
     stream: consumer.consumer ? lake.stream : undefined,
   });
   if (replays) {
-    // The same function on the replay stream; its errors, throttles and iterator age are the function's
-    // metrics, already alarmed above. Replays are bulk catch-up: no enhanced fan-out needed.
-    new StreamConsumer(stack, `${id}Replays`, {
+    // The same function on the replay stream. Replays are bulk catch-up: no enhanced fan-out needed.
+    const replayConsumer = new StreamConsumer(stack, `${id}Replays`, {
       function: fn,
       stream: replays,
       encryptionKey: key,
@@ -183,6 +182,13 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
       ordering: options.ordering,
       failureDestination: options.failureQueue ? FailureDestination.SQS : FailureDestination.S3,
       failureQueue: options.failureQueue,
+    });
+    // Its failed batches land in a bucket of their own and page like the main mapping's; the function's
+    // errors, throttles and iterator age are the same metrics, already alarmed above.
+    lake.monitor.addConsumer(`${id}Replays`, {
+      function: fn, functionAlarms: false, maxRecordAge: replayConsumer.maxRecordAge,
+      failureBucket: replayConsumer.failureBucket, eventSourceMappingId: replayConsumer.eventSource.eventSourceMappingId,
+      failureQueue: replayConsumer.failureQueue,
     });
   }
   return consumer;

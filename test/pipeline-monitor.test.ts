@@ -1,13 +1,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { type CfnElement, Stack } from 'aws-cdk-lib';
+import { type CfnElement, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { addCustomerTotals, addDefaultLake, addFullLake, addLakeOnExistingResources } from '../bin/examples';
 import { PipelineMonitor } from '../lib';
 import { newApp } from './support/nag';
 import { expectAlarmTopicsAllowCloudWatch } from './support/alarm-topics';
-import { archiveDestination, s3Destination, synth } from './support/template';
+import { archiveDestination, s3Destination, synth, userFunction } from './support/template';
 
 const defaults = synth((s) => addDefaultLake(s));
 const full = synth((s) => addFullLake(s));
@@ -272,7 +274,8 @@ describe('paging', () => {
       const pages = (resources[id].Properties.AlarmActions ?? []).length > 0;
       const feeds = causes.includes(`<${id}>`) ? 'cause' : symptoms.includes(`<${id}>`) ? 'symptom' : undefined;
       // An alarm that both pages and feeds pages twice; one that does neither is never heard.
-      const documented = name.replace(/^CustomerTotals/, '<consumer>');
+      // The consumer's second mapping (on the replay stream) has the same kinds of alarm as the first.
+      const documented = name.replace(/^CustomerTotals(Replays)?/, '<consumer>');
       paging[documented] = pages && !feeds ? 'on its own' : feeds && !pages ? `feeds the composite (${feeds})` : `pages: ${pages}, feeds: ${feeds}`;
     }
     return paging;
@@ -281,4 +284,14 @@ describe('paging', () => {
   test('the README\'s paging table is what the template does', () => {
     expect(synthesizedPaging()).toEqual(documentedPaging());
   });
+});
+
+test('a second mapping of a watched function adds only its own alarms (functionAlarms: false)', () => {
+  const t = synth((s) => {
+    const monitor = new PipelineMonitor(s, 'Monitor', { encryptionKey: new kms.Key(s, 'Key', { enableKeyRotation: true }) });
+    const fn = userFunction(s, 'Fn');
+    monitor.addConsumer('Main', { function: fn, maxRecordAge: Duration.days(1), eventSourceMappingId: 'uuid-main', failureBucket: new s3.Bucket(s, 'MainFailures') });
+    monitor.addConsumer('Replays', { function: fn, functionAlarms: false, maxRecordAge: Duration.days(1), eventSourceMappingId: 'uuid-replays', failureBucket: new s3.Bucket(s, 'ReplayFailures') });
+  });
+  expect(alarmIds(t).sort()).toEqual(['MonitorMainErrors', 'MonitorMainFailedBatches', 'MonitorMainIteratorAge', 'MonitorMainThrottles', 'MonitorReplaysFailedBatches']);
 });

@@ -57,6 +57,13 @@ export interface MonitoredConsumer {
   readonly consumerName?: string;
   /** The stream the EFO consumer reads. @default - none */
   readonly stream?: kinesis.IStream;
+  /**
+   * Alarm the function itself (`IteratorAge`, `Errors`, `Throttles`). Turn it off for a second mapping of a
+   * function already watched (the same function on a replay stream): its function metrics are the same
+   * ones, and only its failure destination and lag need alarms of their own.
+   * @default true
+   */
+  readonly functionAlarms?: boolean;
 }
 
 /** A replay state machine to watch. */

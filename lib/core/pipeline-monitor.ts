@@ -92,14 +92,17 @@ export class PipelineMonitor extends Construct {
     const age = fn.metric('IteratorAge', { statistic: cw.Stats.MAXIMUM, period });
     const errors = fn.metricErrors({ statistic: cw.Stats.SUM, period });
     const throttles = fn.metricThrottles({ statistic: cw.Stats.SUM, period });
-    this.alarm(`${name}IteratorAge`, age, 'symptom', above(ageThreshold, 5, 3,
-      `The consumer is more than half its max record age (${consumer.maxRecordAge.toHumanString()}) behind; older records go to the failure destination.`));
-    this.alarm(`${name}Errors`, errors, 'cause', above(0, 5, 3, 'The consumer failed whole batches in 3 of 5 minutes.'));
-    this.alarm(`${name}Throttles`, throttles, 'cause', above(0, 5, 3, 'The consumer was throttled in 3 of 5 minutes.'));
-    const widgets: cw.IWidget[] = [
-      new cw.GraphWidget({ title: `${name}: iterator age (ms)`, width: 12, left: [age], leftAnnotations: [{ value: ageThreshold, label: 'half max record age', color: cw.Color.RED }] }),
-      new cw.GraphWidget({ title: `${name}: errors and throttles`, width: 12, left: [errors, throttles] }),
-    ];
+    const widgets: cw.IWidget[] = [];
+    if (consumer.functionAlarms ?? true) {
+      this.alarm(`${name}IteratorAge`, age, 'symptom', above(ageThreshold, 5, 3,
+        `The consumer is more than half its max record age (${consumer.maxRecordAge.toHumanString()}) behind; older records go to the failure destination.`));
+      this.alarm(`${name}Errors`, errors, 'cause', above(0, 5, 3, 'The consumer failed whole batches in 3 of 5 minutes.'));
+      this.alarm(`${name}Throttles`, throttles, 'cause', above(0, 5, 3, 'The consumer was throttled in 3 of 5 minutes.'));
+      widgets.push(
+        new cw.GraphWidget({ title: `${name}: iterator age (ms)`, width: 12, left: [age], leftAnnotations: [{ value: ageThreshold, label: 'half max record age', color: cw.Color.RED }] }),
+        new cw.GraphWidget({ title: `${name}: errors and throttles`, width: 12, left: [errors, throttles] }),
+      );
+    }
     const failed = this.failedBatchesMetric(name, consumer);
     if (failed) {
       this.alarm(`${name}FailedBatches`, failed, 'pages', above(0, 1, 1, 'Batches exhausted their retries or max record age and went to the failure destination; redrive them.'));

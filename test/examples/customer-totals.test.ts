@@ -56,8 +56,19 @@ describe('example app wiring (bin/examples.ts#addCustomerTotals)', () => {
     const alarms = Object.keys(t.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('CustomerTotals'));
     expect(alarms.map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'LakeMonitorCustomerTotalsErrors', 'LakeMonitorCustomerTotalsFailedBatches', 'LakeMonitorCustomerTotalsIteratorAge',
-      'LakeMonitorCustomerTotalsMillisBehindLatest', 'LakeMonitorCustomerTotalsThrottles',
+      'LakeMonitorCustomerTotalsMillisBehindLatest', 'LakeMonitorCustomerTotalsReplaysFailedBatches', 'LakeMonitorCustomerTotalsThrottles',
     ]);
+  });
+
+  test('defaults: each mapping\'s failed batches page, the replay stream\'s too (its failure bucket is its own)', () => {
+    const t = synth((s) => addCustomerTotals(s, addDefaultLake(s)));
+    const mappings = Object.entries(t.findResources('AWS::Lambda::EventSourceMapping')).map(([id]) => id);
+    expect(mappings).toHaveLength(2);
+    const failed = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
+      .map((a: any) => a.Properties)
+      .filter((p: any) => p.MetricName === 'OnFailureDestinationDeliveredEventCount');
+    expect(failed.map((p: any) => p.Dimensions[0].Value.Ref).sort()).toEqual(mappings.sort());
+    for (const p of failed) expect(p.AlarmActions).toHaveLength(1);
   });
 
   test('defaults: the on-demand lake stream has two polling readers (its deliveries), within the twice-write read share', () => {
