@@ -305,3 +305,18 @@ describe('redrive target', () => {
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('redrive puts failed batches'))).toEqual([]);
   });
 });
+
+test('more than 20 enhanced fan-out consumers on one stream warn once (RegisterStreamConsumer\'s limit); 20 do not', () => {
+  const warnings = (n: number) => {
+    const stack = new Stack(newApp(), 'F');
+    const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+    const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
+    const accessLogs = new s3.Bucket(stack, 'Logs');
+    for (let i = 0; i < n; i++) new StreamConsumer(stack, `C${i}`, { function: userFunction(stack, `Fn${i}`), stream, encryptionKey: key, enhancedFanOut: true, accessLogs, redrive: false });
+    return Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('enhanced fan-out consumers are registered on one stream'));
+  };
+  expect(warnings(20)).toHaveLength(0);
+  const over = warnings(21);
+  expect(over).toHaveLength(1);
+  expect(over[0].entry.data).toMatch(/^21 enhanced fan-out consumers .* at most 20 per provisioned or On-demand Standard stream/);
+});

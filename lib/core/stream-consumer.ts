@@ -246,6 +246,7 @@ export class StreamConsumer extends Construct {
         streamConsumerName: Names.uniqueResourceName(this, { maxLength: 128 }),
       });
       this.eventSource = new sources.KinesisConsumerEventSource(this.consumer, common);
+      Aspects.of(this).add({ visit: (node: IConstruct) => { if (node === this) this.warnOnFanOutLimit(props.stream); } });
     } else {
       this.eventSource = new sources.KinesisEventSource(props.stream, common);
     }
@@ -266,4 +267,15 @@ export class StreamConsumer extends Construct {
     Annotations.of(this).addWarningV2('cdk-streaming-pipelines:redriveIntoDelivery',
       `the redrive puts failed batches back into a stream that ${deliveries.map((d) => d.node.path).join(', ')} also read(s): their sinks would store the redriven records a second time. Set \`redriveInto\` to a stream only consumers read (a lake's \`replayStream\`) and read it with this function too.`);
   }
+
+  /** Kinesis registers at most 20 enhanced fan-out consumers per stream (50 on On-demand Advantage). */
+  private warnOnFanOutLimit(stream: kinesis.IStream): void {
+    const consumers = this.node.root.node.findAll().filter((c) => c instanceof kinesis.CfnStreamConsumer && c.streamArn === stream.streamArn);
+    if (consumers.length <= MAX_FAN_OUT_CONSUMERS || consumers[0] !== this.consumer?.node.defaultChild) return;
+    Annotations.of(this).addWarningV2('cdk-streaming-pipelines:fanOutConsumerLimit',
+      `${consumers.length} enhanced fan-out consumers are registered on one stream (${consumers.map((c) => c.node.path).join(', ')}); Kinesis registers at most ${MAX_FAN_OUT_CONSUMERS} per provisioned or On-demand Standard stream (RegisterStreamConsumer), so the deploy fails past it. Read some with \`enhancedFanOut: false\`.`);
+  }
 }
+
+/** RegisterStreamConsumer's limit per provisioned or On-demand Standard stream. */
+export const MAX_FAN_OUT_CONSUMERS = 20;
