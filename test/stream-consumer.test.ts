@@ -6,7 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { ConsumerOrdering, FailureDestination, IngestStream, PipelineMonitor, S3FailureDestination, StreamConsumer, StreamConsumerProps } from '../lib';
+import { AccessLogBucket, ConsumerOrdering, FailureDestination, IngestStream, PipelineMonitor, S3FailureDestination, StreamConsumer, StreamConsumerProps } from '../lib';
 import { newApp } from './support/nag';
 import { userFunction } from './support/template';
 
@@ -311,7 +311,7 @@ test('more than 20 enhanced fan-out consumers on one stream warn once (RegisterS
     const stack = new Stack(newApp(), 'F');
     const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
     const stream = new kinesis.Stream(stack, 'Stream', { encryptionKey: key, encryption: kinesis.StreamEncryption.KMS });
-    const accessLogs = new s3.Bucket(stack, 'Logs');
+    const accessLogs = new AccessLogBucket(stack, 'Logs').bucket;
     for (let i = 0; i < n; i++) new StreamConsumer(stack, `C${i}`, { function: userFunction(stack, `Fn${i}`), stream, encryptionKey: key, enhancedFanOut: true, accessLogs, redrive: false });
     return Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('enhanced fan-out consumers are registered on one stream'));
   };
