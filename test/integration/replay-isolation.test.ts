@@ -28,7 +28,7 @@ import * as path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
-  CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand, PutRecordsCommand,
+  DeleteStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand, PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Stack } from 'aws-cdk-lib';
@@ -46,7 +46,7 @@ import { BundledFunction, EventTimeFormat, StreamingLake } from '../../lib';
 import { coldRequire, ensureBundled } from '../support/cold-start';
 import { DynaliteTransactions } from '../support/dynalite-transactions';
 import { newApp } from '../support/nag';
-import { createHashKeyTable, dynamoClient, getS3Object, kinesisClient, listS3Keys, localAwsEndpoints, REGION, s3Client } from './local-aws';
+import { createHashKeyTable, createKinesaliteStream, dynamoClient, getS3Object, kinesisClient, listS3Keys, localAwsEndpoints, REGION, s3Client } from './local-aws';
 
 type WorkerIndex = typeof import('../../lambda/replay-worker/index');
 type Resource = { Type: string; Properties: any };
@@ -130,27 +130,8 @@ const streams: string[] = [];
 
 /** A kinesalite stream for a template stream: its shard count, or 1 for an on-demand stream. */
 async function createLocalStream(id: string, r: Resource): Promise<void> {
-  const name = `ri-${id.slice(0, 20)}-${randomUUID().slice(0, 8)}`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await kinesis.send(new CreateStreamCommand({ StreamName: name, ShardCount: r.Properties.ShardCount ?? 1 }));
-      break;
-    } catch (e) {
-      // kinesalite allows 10 shards per account, shared by the whole run.
-      if ((e as Error).name !== 'LimitExceededException' || attempt >= 100) throw e;
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  }
-  streams.push(name);
-  for (let i = 0; ; i++) {
-    const s = (await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
-    if (s?.StreamStatus === 'ACTIVE') {
-      locals.set(id, { ref: name, arn: s.StreamARN });
-      return;
-    }
-    if (i > 100) throw new Error(`stream ${name} never became ACTIVE`);
-    await new Promise((res) => setTimeout(res, 10));
-  }
+  const { name, arn } = await createKinesaliteStream(kinesis, `ri-${id.slice(0, 20)}`, r.Properties.ShardCount ?? 1, streams);
+  locals.set(id, { ref: name, arn });
 }
 
 let buckets = 0;
