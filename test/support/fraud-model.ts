@@ -154,6 +154,8 @@ export class FraudModel {
   private readonly paths: SchemaPaths;
   /** customerId → window start → item. Items are never deleted; TTL is checked on read. */
   private readonly items = new Map<string, Map<number, WindowItem>>();
+  /** Shard → the open windows it owns (what its watermark can close). */
+  private readonly openByShard = new Map<string, Set<WindowItem>>();
   /** Shard → watermark W (absent = −∞). Every shard seen in the input has an entry. */
   private readonly watermarks = new Map<string, number>();
   private readonly alerts: FraudAlert[] = [];
@@ -171,7 +173,10 @@ export class FraudModel {
   push(item: FraudInputItem): Disposition {
     const index = this.dispositions.length;
     let d: Disposition;
-    if (!this.watermarks.has(item.shard)) this.watermarks.set(item.shard, -Infinity);
+    if (!this.watermarks.has(item.shard)) {
+      this.watermarks.set(item.shard, -Infinity);
+      this.openByShard.set(item.shard, new Set());
+    }
     if ('tick' in item) {
       // Section 4: W := max(W, now − allowedLateness), then close as in step 6.
       this.advance(item.shard, item.tick.nowMs - this.spec.allowedLatenessMs);
@@ -279,6 +284,7 @@ export class FraudModel {
         closed: false,
       };
       byStart.set(w.startMs, item);
+      this.openByShard.get(shard)!.add(item);
     }
     item.count += 1;
     item.sum += e.amount; // IEEE double, in arrival order
@@ -346,9 +352,11 @@ export class FraudModel {
   private advance(shard: string, candidate: number): void {
     const W = Math.max(this.watermarks.get(shard)!, candidate);
     this.watermarks.set(shard, W);
-    for (const byStart of this.items.values()) {
-      for (const item of byStart.values()) {
-        if (item.owner === shard && !item.closed && item.bounds.endMs <= W) this.close(item);
+    const open = this.openByShard.get(shard)!;
+    for (const item of open) {
+      if (item.bounds.endMs <= W) {
+        open.delete(item);
+        this.close(item);
       }
     }
   }
