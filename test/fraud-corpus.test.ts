@@ -37,7 +37,7 @@ describe('fraud corpus: files are well formed', () => {
     expect(corpus.map((c) => c.name)).toEqual(expect.arrayContaining([
       'in-order', 'out-of-order-within-lateness', 'late-beyond-lateness', 'duplicates', 'replay-after-close',
       'interleaved-customers', 'window-boundaries', 'hopping-windows', 'quiet-shard-tick', 'distinct-cap', 'future-timestamps',
-      'invalid-records', 'score-at-least', 'sum-crosses-twice', 'window-full',
+      'invalid-records', 'score-at-least', 'sum-crosses-twice', 'window-full', 'hopping-partial-late',
     ]));
   });
 
