@@ -203,6 +203,15 @@ describe('reference model: rules the corpus states only in passing', () => {
     expect(() => m2.push(ev('b', T0 + 1, 1, T0 + 3600000))).toThrow(/expired before it closed/);
   });
 
+  test('alerts and results are JSON values: an amount of -0 reads back as 0', () => {
+    const m = new FraudModel(spec);
+    m.push(ev('a', T0, '-0.00'));
+    m.push(ev('z', T0 + 80000, 1));
+    const r = m.output().results[0];
+    expect(Object.is(r.amount_min, 0)).toBe(true);
+    expect(Object.is(r.amount_avg, 0)).toBe(true);
+  });
+
   test('alertId and resultId are the first 32 hex chars of sha256 over the contract strings', () => {
     const w = { startMs: T0, endMs: T0 + 60000 };
     expect(alertId('c1', w, '*score')).toBe(createHash('sha256').update(`alert|c1|${T0}|${T0 + 60000}|*score`).digest('hex').slice(0, 32));

@@ -216,7 +216,8 @@ export class FraudModel {
       const item = this.read(e.customerId, w, nowMs);
       if (item !== undefined && item.ids.has(e.eventId)) dup.push(w);
       else if (w.endMs <= W) late.push(w);
-      else if (item !== undefined && item.closed) {
+      else if (this.items.get(e.customerId)?.get(w.startMs)?.closed === true) {
+        // Closed (TTL-expired or not) yet not late for this shard: only a customer on two shards gets here.
         throw new ModelUndefinedError(`event ${e.eventId} (shard ${shard}) would update closed window ${windowIso(w.startMs)} of ${e.customerId}`);
       } else open.push(w);
     }
@@ -396,9 +397,11 @@ export class FraudModel {
       .filter((i) => !i.closed)
       .map((i) => ({ customer_id: i.customerId, ...isoWindow(i.bounds), owner: i.owner }))
       .sort(byCustomerThenStart);
+    // Alerts and results as consumers see them: JSON (so an amount of -0 reads back as 0).
+    const asJson = <T>(x: T): T => JSON.parse(JSON.stringify(x));
     return {
-      alerts: [...this.alerts],
-      results: [...this.results].sort(byCustomerThenStart),
+      alerts: asJson(this.alerts),
+      results: asJson([...this.results].sort(byCustomerThenStart)),
       late: this.lateSink.map((l) => ({ event_id: l.event_id, late_windows: l.late_windows })),
       invalid: this.failures.map((f) => ({ index: f.index, reason: f.reason })),
       duplicates: this.duplicates,
