@@ -101,7 +101,8 @@ describe('generateFraudStream', () => {
     });
 
     test('the model runs all of them quickly', () => {
-      expect(modelMs).toBeLessThan(30_000);
+      // About 3 s on a quiet 2-core machine; generous, as other jobs share it.
+      expect(modelMs).toBeLessThan(60_000);
     });
   });
 });
