@@ -19,9 +19,9 @@ export interface DeliveryBudget {
   /** Milliseconds left in the invocation (Lambda's getRemainingTimeInMillis). */
   readonly remainingMs: () => number;
   /**
-   * No backoff starts unless this much time would be left after it: room for the resent call to
-   * time out (index.ts bounds SDK calls) and for the handler to answer before Lambda's timeout,
-   * which would fail the whole batch.
+   * No round of calls starts, and no backoff, unless this much time would be left: room for a call
+   * to time out (index.ts bounds SDK calls) and for the handler to answer before Lambda's timeout,
+   * which would fail the whole batch and redeliver all of it.
    */
   readonly reserveMs: number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -72,6 +72,11 @@ export async function deliverAll<T>(
   let pending: { entry: T; code: string }[] = entries.map((entry) => ({ entry, code: '' }));
   let calls = 0;
   for (let attempt = 1; pending.length > 0; attempt++) {
+    if (budget.remainingMs() < budget.reserveMs) {
+      // Too late to start a round that could outlive the invocation: fail what is left, now.
+      for (const p of pending) failed.set(p.entry, p.code || 'OutOfTime');
+      break;
+    }
     const batches = pack(pending.map((p) => p.entry));
     calls += batches.length;
     const outcomes = await mapWithConcurrency(batches, budget.concurrency, async (call): Promise<CallOutcome<T>> => {
