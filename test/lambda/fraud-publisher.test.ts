@@ -1,0 +1,258 @@
+import {
+  alertMessage, ALERT_DETAIL_TYPE, ALERT_SOURCE, checkpoint, classify, configFromEnv, eventEntry, eventEntryBytes, EVENTS_MAX_BYTES,
+  lakeEntry, lakePartitionKey, lakeRow, marshallValue, messageGroupId, packBySize, planBatch, publisherMetrics, resultItem,
+  SNS_MAX_BYTES, snsEntry, snsEntryBytes, unmarshallImage, type SnsEntry,
+} from '../../lambda/fraud-publisher/core';
+import {
+  alertImage, alertInsert, makeAlert, makeResult, streamRecord, windowClosed, windowImage,
+} from '../support/fraud-publisher-fixtures';
+
+const both = { alertDestination: true, lake: true };
+
+describe('fraud-publisher: decoding the state stream', () => {
+  test('unmarshallImage decodes every attribute type a stream image carries', () => {
+    expect(unmarshallImage({
+      s: { S: 'x' }, n: { N: '-1.5' }, b: { B: Buffer.from('hi').toString('base64') }, t: { BOOL: true }, z: { NULL: true },
+      ss: { SS: ['a', 'b'] }, ns: { NS: ['1', '2'] }, l: { L: [{ S: 'y' }, { N: '3' }] }, m: { M: { k: { N: '7' } } },
+    })).toEqual({ s: 'x', n: -1.5, b: Buffer.from('hi'), t: true, z: null, ss: ['a', 'b'], ns: [1, 2], l: ['y', 3], m: { k: 7 } });
+  });
+
+  test('an alert outbox INSERT is an alert; the deliveredAt MODIFY of the same item is ignored', () => {
+    const alert = makeAlert('c1');
+    expect(classify(alertInsert(alert))).toEqual({ kind: 'alert', pk: `a#${alert.alert_id}`, alert });
+    const marked = streamRecord('MODIFY', { pk: { S: `a#${alert.alert_id}` } }, alertImage(alert, { deliveredAt: { N: '1' } }));
+    expect(classify(marked)).toEqual({ kind: 'ignored', why: 'alert MODIFY' });
+  });
+
+  test('a closed window is a result on INSERT and on MODIFY; an open window is ignored', () => {
+    const result = makeResult('c1');
+    expect(classify(windowClosed(result, 'MODIFY'))).toMatchObject({ kind: 'result', result });
+    expect(classify(windowClosed(result, 'INSERT'))).toMatchObject({ kind: 'result', result });
+    const open = windowImage(result, 'open');
+    expect(classify(streamRecord('INSERT', { pk: open.pk }, open))).toEqual({ kind: 'ignored', why: 'kind window/open' });
+  });
+
+  test('TTL REMOVEs, shard and registry items are ignored', () => {
+    expect(classify(streamRecord('REMOVE', { pk: { S: 'a#x' } }))).toEqual({ kind: 'ignored', why: 'REMOVE' });
+    expect(classify(streamRecord('MODIFY', { pk: { S: 's#k' } }, { pk: { S: 's#k' }, kind: { S: 'shard' }, wm: { N: '5' } })).kind).toBe('ignored');
+    expect(classify(streamRecord('MODIFY', { pk: { S: 'shards' } }, { pk: { S: 'shards' }, keys: { SS: ['a'] } })).kind).toBe('ignored');
+    expect(classify({}).kind).toBe('ignored');
+  });
+
+  test('an alert whose JSON is broken or incomplete is malformed, naming why', () => {
+    const alert = makeAlert('c1');
+    const broken = streamRecord('INSERT', { pk: { S: 'a#1' } }, alertImage(alert, { alert: { S: '{not json' } }));
+    expect(classify(broken)).toMatchObject({ kind: 'malformed', pk: `a#${alert.alert_id}`, why: expect.stringContaining('not JSON') });
+    const { evidence_event_ids: _omit, ...partial } = alert;
+    const incomplete = streamRecord('INSERT', { pk: { S: 'a#1' } }, alertImage(alert, { alert: { S: JSON.stringify(partial) } }));
+    expect(classify(incomplete)).toMatchObject({ kind: 'malformed', why: 'alert.evidence_event_ids is not a list of strings' });
+    const badTime = streamRecord('INSERT', { pk: { S: 'a#1' } }, alertImage(alert, { alert: { S: JSON.stringify({ ...alert, window_start: 'noon' }) } }));
+    expect(classify(badTime)).toMatchObject({ kind: 'malformed', why: 'alert.window_start is not an ISO-8601 UTC time' });
+  });
+
+  test('a closed window without a valid result, or with an undecodable image, is malformed', () => {
+    const result = makeResult('c1');
+    const image: Record<string, any> = { ...windowImage(result, 'closed'), result: { S: JSON.stringify({ ...result, distinct: { a: 'x' } }) } };
+    expect(classify(streamRecord('MODIFY', { pk: image.pk }, image))).toMatchObject({ kind: 'malformed', why: 'result.distinct is not a map of counts' });
+    expect(classify(streamRecord('MODIFY', { pk: image.pk }, { ...image, weird: { Q: 'x' } }))).toMatchObject({ kind: 'malformed', why: expect.stringContaining('unknown attribute type Q') });
+  });
+
+  test('a result whose sum overflowed (null in JSON) is still publishable', () => {
+    const result = makeResult('c1', undefined, { amount_sum: null as unknown as number, amount_avg: null as unknown as number });
+    expect(classify(windowClosed(result)).kind).toBe('result');
+  });
+});
+
+describe('fraud-publisher: alert messages', () => {
+  test('an alert that fits is published as its exact JSON', () => {
+    const alert = makeAlert('c1');
+    expect(alertMessage(alert)).toEqual({ alertId: alert.alert_id, customerId: 'c1', alertKey: alert.alert_key, body: JSON.stringify(alert), evidenceOmitted: 0 });
+  });
+
+  test('an oversize alert drops its OLDEST evidence ids, keeps the triggering one last, and says how many it dropped', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => `${'x'.repeat(240)}-${String(i).padStart(6, '0')}`);
+    const alert = makeAlert('c1', undefined, undefined, { evidence_event_ids: ids, triggering_event_id: ids[1999] });
+    expect(Buffer.byteLength(JSON.stringify(alert))).toBeGreaterThan(SNS_MAX_BYTES);
+    const message = alertMessage(alert)!;
+    const body = JSON.parse(message.body);
+    expect(Buffer.byteLength(message.body)).toBeLessThanOrEqual(SNS_MAX_BYTES - 8192);
+    expect(body.evidence_event_ids.at(-1)).toBe(ids[1999]);
+    expect(body.evidence_event_ids).toEqual(ids.slice(ids.length - body.evidence_event_ids.length));
+    expect(body.evidence_event_ids_omitted).toBe(message.evidenceOmitted);
+    expect(message.evidenceOmitted + body.evidence_event_ids.length).toBe(2000);
+    // The most that fit: one more id would not.
+    const oneMore = JSON.stringify({ ...alert, evidence_event_ids: ids.slice(message.evidenceOmitted - 1), evidence_event_ids_omitted: message.evidenceOmitted - 1 });
+    expect(Buffer.byteLength(oneMore)).toBeGreaterThan(SNS_MAX_BYTES - 8192);
+    // Deterministic: a redelivery sends the same bytes.
+    expect(alertMessage(alert)!.body).toBe(message.body);
+  });
+
+  test('an alert that cannot fit even with one evidence id is unpublishable, and the batch goes on', () => {
+    const huge = makeAlert('c1', undefined, undefined, { rules_hit: ['r'.repeat(300_000)] });
+    expect(alertMessage(huge)).toBeUndefined();
+    const ok = makeAlert('c2');
+    const plan = planBatch([alertInsert(huge), alertInsert(ok)], both);
+    expect(plan.unpublishable).toEqual([expect.objectContaining({ index: 0, why: 'alert does not fit 256 KB even with one evidence id' })]);
+    expect(plan.alerts.map((a) => a.index)).toEqual([1]);
+  });
+
+  test('a standard topic gets alert_id, alert_key and customer_id attributes and no FIFO fields', () => {
+    const entry = snsEntry(alertMessage(makeAlert('c1'))!, 'a0', false);
+    expect(entry.MessageAttributes).toEqual({
+      alert_id: { DataType: 'String', StringValue: makeAlert('c1').alert_id },
+      alert_key: { DataType: 'String', StringValue: 'count_above_2' },
+      customer_id: { DataType: 'String', StringValue: 'c1' },
+    });
+    expect(entry).not.toHaveProperty('MessageGroupId');
+    expect(entry).not.toHaveProperty('MessageDeduplicationId');
+  });
+
+  test('a FIFO topic groups by customer and dedupes on alert_id', () => {
+    const alert = makeAlert('c1');
+    expect(snsEntry(alertMessage(alert)!, 'a0', true)).toMatchObject({ MessageGroupId: 'c1', MessageDeduplicationId: alert.alert_id });
+  });
+
+  test('a customer id SNS cannot take as a group id becomes its sha256, one per customer', () => {
+    expect(messageGroupId('cust-42:eu')).toBe('cust-42:eu');
+    for (const id of ['x'.repeat(129), 'has space', 'café']) {
+      expect(messageGroupId(id)).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(messageGroupId(id)).toBe(messageGroupId(id));
+    }
+    expect(messageGroupId('has space')).not.toBe(messageGroupId('has  space'));
+  });
+
+  test('EventBridge entries: Source, DetailType, the alert as Detail; sized as EventBridge counts', () => {
+    const alert = makeAlert('c1');
+    const entry = eventEntry(alertMessage(alert)!, 'bus');
+    expect(entry).toEqual({ Source: ALERT_SOURCE, DetailType: ALERT_DETAIL_TYPE, Detail: JSON.stringify(alert), EventBusName: 'bus' });
+    expect(ALERT_SOURCE).toBe('cdk-streaming-pipelines.fraud');
+    expect(eventEntryBytes(entry)).toBe(ALERT_SOURCE.length + ALERT_DETAIL_TYPE.length + Buffer.byteLength(entry.Detail));
+  });
+
+  test('calls hold at most 10 entries and 256 KiB in total, in input order', () => {
+    const small = Array.from({ length: 25 }, (_, i) => snsEntry(alertMessage(makeAlert(`c${i}`))!, `a${i}`, false));
+    expect(packBySize(small, snsEntryBytes, 10, SNS_MAX_BYTES).map((c) => c.length)).toEqual([10, 10, 5]);
+    const big = Array.from({ length: 7 }, (_, i) => {
+      const ids = Array.from({ length: 380 }, (_, j) => `${'e'.repeat(240)}${j}`);
+      return snsEntry(alertMessage(makeAlert(`c${i}`, undefined, undefined, { evidence_event_ids: ids }))!, `a${i}`, false);
+    });
+    expect(snsEntryBytes(big[0])).toBeGreaterThan(90_000);
+    const calls = packBySize(big, snsEntryBytes, 10, SNS_MAX_BYTES);
+    expect(calls.map((c) => c.length)).toEqual([2, 2, 2, 1]);
+    for (const call of calls) expect(call.reduce((n, e: SnsEntry) => n + snsEntryBytes(e), 0)).toBeLessThanOrEqual(SNS_MAX_BYTES);
+    expect(calls.flat().map((e) => e.Id)).toEqual(big.map((e) => e.Id));
+    const events = big.map((e) => eventEntry({ alertId: '', customerId: '', alertKey: '', body: e.Message, evidenceOmitted: 0 }, 'bus'));
+    for (const call of packBySize(events, eventEntryBytes, 10, EVENTS_MAX_BYTES)) {
+      expect(call.reduce((n, e) => n + eventEntryBytes(e), 0)).toBeLessThanOrEqual(EVENTS_MAX_BYTES);
+    }
+  });
+});
+
+describe('fraud-publisher: results', () => {
+  test('the results table row is keyed customer_id + window and carries every field of the result', () => {
+    const result = makeResult('c1', undefined, { distinct_saturated: ['country'] });
+    expect(resultItem(result)).toEqual({
+      customer_id: { S: 'c1' },
+      window: { S: '2026-12-03T12:00:00.000Z/2026-12-03T12:01:00.000Z' },
+      result_id: { S: result.result_id },
+      window_start: { S: '2026-12-03T12:00:00.000Z' },
+      window_end: { S: '2026-12-03T12:01:00.000Z' },
+      event_count: { N: '3' },
+      amount_sum: { N: '30.5' },
+      amount_min: { N: '5' },
+      amount_max: { N: '15.25' },
+      amount_avg: { N: String(30.5 / 3) },
+      distinct: { M: { merchant_id: { N: '2' }, country: { N: '1' } } },
+      distinct_saturated: { L: [{ S: 'country' }] },
+      score: { N: '1' },
+      rules_hit: { L: [{ S: 'count_above_2' }] },
+      alerted: { L: [{ S: 'count_above_2' }] },
+    });
+  });
+
+  test('empty lists stay lists; numbers DynamoDB cannot hold become text; a null sum is NULL', () => {
+    expect(marshallValue([])).toEqual({ L: [] });
+    expect(marshallValue(1e200)).toEqual({ S: '1e+200' });
+    expect(marshallValue(-5e-324)).toEqual({ S: '-5e-324' });
+    expect(marshallValue(0)).toEqual({ N: '0' });
+    expect(marshallValue(-1e125)).toEqual({ N: '-1e+125' });
+    expect(marshallValue(null)).toEqual({ NULL: true });
+  });
+
+  test('the lake row flattens distinct into distinct_<attr> columns, in spec order, where distinct was', () => {
+    const result = makeResult('c1');
+    const row = lakeRow(result) as Record<string, unknown>;
+    expect(Object.keys(row)).toEqual([
+      'result_id', 'customer_id', 'window_start', 'window_end', 'event_count', 'amount_sum', 'amount_min', 'amount_max', 'amount_avg',
+      'distinct_merchant_id', 'distinct_country', 'distinct_saturated', 'score', 'rules_hit', 'alerted',
+    ]);
+    expect(row).toMatchObject({ distinct_merchant_id: 2, distinct_country: 1, window_start: '2026-12-03T12:00:00.000Z' });
+    const entry = lakeEntry(row, 'c1');
+    expect(entry.partitionKey).toBe('c1');
+    expect(JSON.parse(Buffer.from(entry.data).toString('utf8'))).toEqual(row);
+  });
+
+  test('an attribute whose flattened column would collide with a field makes the result unpublishable', () => {
+    const result = makeResult('c1', undefined, { distinct: { saturated: 1 } });
+    expect(lakeRow(result)).toBe('lake column distinct_saturated is both a field and a flattened distinct attribute');
+    expect(planBatch([windowClosed(result)], both).unpublishable).toHaveLength(1);
+  });
+
+  test('a customer id too long for a partition key is hashed', () => {
+    expect(lakePartitionKey('c'.repeat(256))).toBe('c'.repeat(256));
+    expect(lakePartitionKey('c'.repeat(257))).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('fraud-publisher: planning, checkpoint, config, metrics', () => {
+  test('planBatch sorts the batch into alerts, results, ignored and unpublishable, by position', () => {
+    const records = [
+      alertInsert(makeAlert('c1')), streamRecord('REMOVE', { pk: { S: 'a#old' } }), windowClosed(makeResult('c1')),
+      streamRecord('INSERT', { pk: { S: 'a#2' } }, alertImage(makeAlert('c2'), { alert: { S: '[]' } })),
+    ];
+    const plan = planBatch(records, both);
+    expect(plan.alerts.map((a) => a.index)).toEqual([0]);
+    expect(plan.results.map((r) => r.index)).toEqual([2]);
+    expect(plan.results[0].lake).toBeDefined();
+    expect(plan.ignored).toBe(1);
+    expect(plan.unpublishable).toEqual([{ index: 3, pk: `a#${makeAlert('c2').alert_id}`, sequenceNumber: records[3].dynamodb.SequenceNumber, why: 'alert is not a JSON object' }]);
+    expect(plan.sequenceNumbers).toEqual(records.map((r) => r.dynamodb.SequenceNumber));
+  });
+
+  test('without an alert destination alerts are skipped; without a lake stream results carry no lake record', () => {
+    const plan = planBatch([alertInsert(makeAlert('c1')), windowClosed(makeResult('c1'))], { alertDestination: false, lake: false });
+    expect(plan.alerts).toEqual([]);
+    expect(plan.alertsWithoutDestination).toBe(1);
+    expect(plan.results[0].lake).toBeUndefined();
+  });
+
+  test('the checkpoint is the first record not fully published, whatever order failures come in', () => {
+    const records = [alertInsert(makeAlert('c1')), alertInsert(makeAlert('c2')), alertInsert(makeAlert('c3'))];
+    const plan = planBatch(records, both);
+    expect(checkpoint(plan, [])).toEqual([]);
+    expect(checkpoint(plan, [2, 1])).toEqual([{ itemIdentifier: records[1].dynamodb.SequenceNumber }]);
+  });
+
+  test('configFromEnv: RESULTS_TABLE and STATE_TABLE are required; destinations and the lake are optional', () => {
+    expect(() => configFromEnv({ STATE_TABLE: 's' })).toThrow('RESULTS_TABLE is required');
+    expect(configFromEnv({ RESULTS_TABLE: 'r', STATE_TABLE: 's' })).toEqual({
+      alertTopicArn: undefined, alertEventBusName: undefined, resultsTable: 'r', lakeStream: undefined, stateTable: 's',
+      metricsNamespace: 'StreamingPipelines/Fraud', pipelineName: 'unknown',
+    });
+    expect(configFromEnv({ RESULTS_TABLE: 'r', STATE_TABLE: 's', ALERT_TOPIC_ARN: 't', ALERT_EVENT_BUS_NAME: 'b', LAKE_STREAM_NAME: 'l', METRICS_NAMESPACE: 'N', PIPELINE_NAME: 'P' }))
+      .toMatchObject({ alertTopicArn: 't', alertEventBusName: 'b', lakeStream: 'l', metricsNamespace: 'N', pipelineName: 'P' });
+  });
+
+  test('the EMF line carries the contract metrics under the Pipeline dimension', () => {
+    const doc = publisherMetrics({ records: 9, alertsPublished: 3, alertRedeliveries: 1, resultsPublished: 2, resultRedeliveries: 1, unpublishable: 1, ignored: 2, failedRecords: 0 },
+      { metricsNamespace: 'NS', pipelineName: 'Stack/Fraud' }, 1000) as any;
+    expect(doc._aws).toEqual({
+      Timestamp: 1000,
+      CloudWatchMetrics: [{
+        Namespace: 'NS', Dimensions: [['Pipeline']],
+        Metrics: ['AlertsPublished', 'AlertRedeliveries', 'ResultsPublished', 'ResultRedeliveries', 'Unpublishable'].map((Name) => ({ Name, Unit: 'Count' })),
+      }],
+    });
+    expect(doc).toMatchObject({ Pipeline: 'Stack/Fraud', AlertsPublished: 3, AlertRedeliveries: 1, ResultsPublished: 2, ResultRedeliveries: 1, Unpublishable: 1, ignored: 2 });
+  });
+});
