@@ -3,6 +3,11 @@ import {
   lakeEntry, lakePartitionKey, lakeRow, marshallValue, messageGroupId, packBySize, planBatch, publisherMetrics, resultItem,
   SNS_MAX_BYTES, snsEntry, snsEntryBytes, unmarshallImage, type SnsEntry,
 } from '../../lambda/fraud-publisher/core';
+import { createHandler } from '../../lambda/fraud-publisher/handler';
+import type { PublisherSenders } from '../../lambda/fraud-publisher/publish';
+import type { EventEntry, PublisherConfig } from '../../lambda/fraud-publisher/core';
+import type { FraudAlert } from '../../lambda/shared/fraud/spec';
+import type { PutRecordsInput, PutRecordsOutput } from '../../lambda/shared/put-records-packer';
 import {
   alertImage, alertInsert, makeAlert, makeResult, streamRecord, windowClosed, windowImage,
 } from '../support/fraud-publisher-fixtures';
@@ -254,5 +259,332 @@ describe('fraud-publisher: planning, checkpoint, config, metrics', () => {
       }],
     });
     expect(doc).toMatchObject({ Pipeline: 'Stack/Fraud', AlertsPublished: 3, AlertRedeliveries: 1, ResultsPublished: 2, ResultRedeliveries: 1, Unpublishable: 1, ignored: 2 });
+  });
+});
+
+// ---------------------------------------------------------------- the handler, over fake senders
+
+interface FakeOptions {
+  /** Per SNS entry and call number (1-based, per entry): a Failed entry, or nothing for success. */
+  snsFail?: (entry: SnsEntry, attempt: number) => { Code: string; SenderFault?: boolean } | undefined;
+  /** Per SNS call number: throw this instead of answering. */
+  snsThrow?: (call: number) => Error | undefined;
+  eventsFail?: (detail: FraudAlert, attempt: number) => string | undefined;
+  putItemThrow?: (customerId: string, attempt: number) => Error | undefined;
+  updateThrow?: (pk: string) => Error | undefined;
+  recordsFail?: (row: Record<string, unknown>, attempt: number) => string | undefined;
+}
+
+const awsError = (name: string): Error => Object.assign(new Error(name), { name });
+
+/** Senders that keep what they were sent, with a results table and outbox marks that honour the conditions. */
+class FakeSenders implements PublisherSenders {
+  readonly snsCalls: { TopicArn: string; PublishBatchRequestEntries: SnsEntry[] }[] = [];
+  readonly eventCalls: EventEntry[][] = [];
+  readonly recordCalls: PutRecordsInput[] = [];
+  readonly table = new Map<string, Record<string, unknown>>();
+  readonly delivered = new Set<string>();
+  readonly updates: Parameters<PublisherSenders['updateItem']>[0][] = [];
+  private readonly attempts = new Map<string, number>();
+  constructor(private readonly o: FakeOptions = {}) {}
+
+  private attempt(key: string): number {
+    const n = (this.attempts.get(key) ?? 0) + 1;
+    this.attempts.set(key, n);
+    return n;
+  }
+
+  async publishBatch(input: { TopicArn: string; PublishBatchRequestEntries: SnsEntry[] }) {
+    this.snsCalls.push(input);
+    const thrown = this.o.snsThrow?.(this.snsCalls.length);
+    if (thrown) throw thrown;
+    const Successful: { Id: string }[] = [];
+    const Failed: { Id: string; Code: string; SenderFault: boolean }[] = [];
+    for (const e of input.PublishBatchRequestEntries) {
+      const f = this.o.snsFail?.(e, this.attempt(`sns ${e.MessageAttributes.alert_id.StringValue}`));
+      if (f) Failed.push({ Id: e.Id, Code: f.Code, SenderFault: f.SenderFault ?? false });
+      else Successful.push({ Id: e.Id });
+    }
+    return { Successful, Failed };
+  }
+
+  async putEvents(input: { Entries: EventEntry[] }) {
+    this.eventCalls.push(input.Entries);
+    const Entries = input.Entries.map((e) => {
+      const alert = JSON.parse(e.Detail) as FraudAlert;
+      const code = this.o.eventsFail?.(alert, this.attempt(`events ${alert.alert_id}`));
+      return code ? { ErrorCode: code, ErrorMessage: code } : { EventId: `ev-${alert.alert_id}` };
+    });
+    return { FailedEntryCount: Entries.filter((e) => 'ErrorCode' in e).length, Entries };
+  }
+
+  async putItem(input: Parameters<PublisherSenders['putItem']>[0]) {
+    const customer = (input.Item.customer_id as { S: string }).S;
+    const key = `${customer}|${(input.Item.window as { S: string }).S}`;
+    const thrown = this.o.putItemThrow?.(customer, this.attempt(`put ${key}`));
+    if (thrown) throw thrown;
+    expect(input.ConditionExpression).toBe('attribute_not_exists(customer_id)');
+    if (this.table.has(key)) throw awsError('ConditionalCheckFailedException');
+    this.table.set(key, input.Item);
+    return {};
+  }
+
+  async updateItem(input: Parameters<PublisherSenders['updateItem']>[0]) {
+    this.updates.push(input);
+    const pk = (input.Key.pk as { S: string }).S;
+    const thrown = this.o.updateThrow?.(pk);
+    if (thrown) throw thrown;
+    if (this.delivered.has(pk)) throw awsError('ConditionalCheckFailedException');
+    this.delivered.add(pk);
+    return {};
+  }
+
+  async putRecords(input: PutRecordsInput): Promise<PutRecordsOutput> {
+    this.recordCalls.push(input);
+    const Records = input.Records.map((r) => {
+      const row = JSON.parse(Buffer.from(r.Data).toString('utf8')) as Record<string, unknown>;
+      const code = this.o.recordsFail?.(row, this.attempt(`lake ${String(row.result_id)}`));
+      return code ? { ErrorCode: code, ErrorMessage: code } : { SequenceNumber: '1', ShardId: 'shardId-000000000000' };
+    });
+    return { FailedRecordCount: Records.filter((r) => 'ErrorCode' in r).length, Records };
+  }
+
+  get lakeRows(): Record<string, unknown>[] {
+    return this.recordCalls.flatMap((c) => c.Records.map((r) => JSON.parse(Buffer.from(r.Data).toString('utf8'))));
+  }
+}
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:alerts';
+const FIFO_TOPIC = 'arn:aws:sns:us-east-1:123456789012:alerts.fifo';
+const CONFIG: PublisherConfig = {
+  alertTopicArn: TOPIC, alertEventBusName: 'fraud-bus', resultsTable: 'results', lakeStream: 'lake', stateTable: 'state',
+  metricsNamespace: 'StreamingPipelines/Fraud', pipelineName: 'Stack/Fraud',
+};
+
+interface Run {
+  response: { batchItemFailures: { itemIdentifier: string }[] };
+  metrics: Record<string, any>;
+  errors: Record<string, any>[];
+  sleeps: number[];
+}
+
+async function run(records: unknown[], senders: FakeSenders, config: PublisherConfig = CONFIG, remaining: () => number = () => 60_000): Promise<Run> {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  const sleeps: number[] = [];
+  const handler = createHandler(config, senders, {
+    sleep: async (ms) => { sleeps.push(ms); }, random: () => 0.5, now: () => 1234,
+    log: { log: (l) => lines.push(l), error: (l) => errors.push(l) },
+  });
+  const response = await handler({ Records: records }, { getRemainingTimeInMillis: remaining });
+  expect(lines).toHaveLength(1);
+  return { response, metrics: JSON.parse(lines[0]), errors: errors.map((e) => JSON.parse(e)), sleeps };
+}
+
+const seqOf = (r: { dynamodb: { SequenceNumber: string } }) => r.dynamodb.SequenceNumber;
+const snsAlertIds = (calls: FakeSenders['snsCalls']) => calls.map((c) => c.PublishBatchRequestEntries.map((e) => e.MessageAttributes.alert_id.StringValue));
+
+describe('fraud-publisher handler', () => {
+  test('publishes every alert to SNS and EventBridge, marks it delivered, writes results to the table and the lake', async () => {
+    const alerts = ['c1', 'c2', 'c3'].map((c) => makeAlert(c));
+    const results = ['c1', 'c2'].map((c) => makeResult(c));
+    const records = [alertInsert(alerts[0]), streamRecord('REMOVE', { pk: { S: 'a#old' } }), alertInsert(alerts[1]), windowClosed(results[0]), alertInsert(alerts[2]), windowClosed(results[1], 'INSERT')];
+    const senders = new FakeSenders();
+    const { response, metrics, errors } = await run(records, senders);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(snsAlertIds(senders.snsCalls)).toEqual([alerts.map((a) => a.alert_id)]);
+    expect(senders.snsCalls[0].TopicArn).toBe(TOPIC);
+    expect(senders.snsCalls[0].PublishBatchRequestEntries.map((e) => JSON.parse(e.Message))).toEqual(alerts);
+    expect(senders.eventCalls).toEqual([alerts.map((a) => ({ Source: ALERT_SOURCE, DetailType: 'FraudAlert', Detail: JSON.stringify(a), EventBusName: 'fraud-bus' }))]);
+    expect(senders.updates.map((u) => u.Key)).toEqual(alerts.map((a) => ({ pk: { S: `a#${a.alert_id}` } })));
+    expect(senders.updates[0]).toMatchObject({
+      TableName: 'state', UpdateExpression: 'SET deliveredAt = :now',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deliveredAt)', ExpressionAttributeValues: { ':now': { N: expect.stringMatching(/^\d+$/) } },
+    });
+    expect([...senders.table.values()]).toEqual(results.map(resultItem));
+    expect(senders.recordCalls).toHaveLength(1);
+    expect(senders.recordCalls[0]).toMatchObject({ StreamName: 'lake' });
+    expect(senders.recordCalls[0].Records.map((r) => r.PartitionKey)).toEqual(['c1', 'c2']);
+    expect(senders.lakeRows).toEqual(results.map((r) => lakeRow(r)));
+    expect(metrics).toMatchObject({ Pipeline: 'Stack/Fraud', AlertsPublished: 3, AlertRedeliveries: 0, ResultsPublished: 2, ResultRedeliveries: 0, Unpublishable: 0, records: 6, ignored: 1, failedRecords: 0 });
+    expect(errors).toEqual([]);
+  });
+
+  test('a FIFO topic gets MessageGroupId = customer and MessageDeduplicationId = alert_id', async () => {
+    const alert = makeAlert('cust 1');
+    const senders = new FakeSenders();
+    await run([alertInsert(alert)], senders, { ...CONFIG, alertTopicArn: FIFO_TOPIC });
+    expect(senders.snsCalls[0].PublishBatchRequestEntries[0]).toMatchObject({ MessageGroupId: messageGroupId('cust 1'), MessageDeduplicationId: alert.alert_id });
+  });
+
+  test('SNS Failed entries are resent alone, after a backoff, and the batch succeeds', async () => {
+    const alerts = ['c1', 'c2', 'c3'].map((c) => makeAlert(c));
+    const senders = new FakeSenders({ snsFail: (e, attempt) => (e.MessageAttributes.customer_id.StringValue === 'c2' && attempt < 3 ? { Code: 'InternalError' } : undefined) });
+    const { response, metrics, sleeps } = await run(alerts.map(alertInsert), senders);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(snsAlertIds(senders.snsCalls)).toEqual([alerts.map((a) => a.alert_id), [alerts[1].alert_id], [alerts[1].alert_id]]);
+    expect(sleeps).toEqual([50, 100]);
+    expect(metrics).toMatchObject({ AlertsPublished: 3 });
+  });
+
+  test('an alert SNS keeps refusing is reported from its record on (checkpoint), is not marked, and the others are published', async () => {
+    const alerts = ['c1', 'c2', 'c3'].map((c) => makeAlert(c));
+    const records = alerts.map(alertInsert);
+    const senders = new FakeSenders({ snsFail: (e) => (e.MessageAttributes.customer_id.StringValue === 'c2' ? { Code: 'InternalError' } : undefined) });
+    const { response, metrics, errors } = await run(records, senders);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[1]) }]);
+    expect(senders.snsCalls).toHaveLength(6);
+    expect([...senders.delivered]).toEqual([`a#${alerts[0].alert_id}`, `a#${alerts[2].alert_id}`]);
+    expect(metrics).toMatchObject({ AlertsPublished: 2, failedRecords: 2 });
+    expect(errors).toEqual([expect.objectContaining({
+      message: 'records not published; checkpoint reported', checkpoint: seqOf(records[1]),
+      failures: [{ index: 1, id: alerts[1].alert_id, destination: 'sns', code: 'InternalError' }],
+    })]);
+  });
+
+  test('an SNS SenderFault is not resent, and its record is reported', async () => {
+    const records = [alertInsert(makeAlert('c1'))];
+    const senders = new FakeSenders({ snsFail: () => ({ Code: 'InvalidParameter', SenderFault: true }) });
+    const { response } = await run(records, senders);
+    expect(senders.snsCalls).toHaveLength(1);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[0]) }]);
+  });
+
+  test('a thrown throttling error resends the whole call; an authorization error fails it at once', async () => {
+    const records = [alertInsert(makeAlert('c1')), alertInsert(makeAlert('c2'))];
+    const throttled = new FakeSenders({ snsThrow: (n) => (n === 1 ? awsError('ThrottledException') : undefined) });
+    expect((await run(records, throttled)).response.batchItemFailures).toEqual([]);
+    expect(snsAlertIds(throttled.snsCalls).map((ids) => ids.length)).toEqual([2, 2]);
+    const denied = new FakeSenders({ snsThrow: () => awsError('AuthorizationErrorException') });
+    const { response, errors } = await run(records, denied);
+    expect(denied.snsCalls).toHaveLength(1);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[0]) }]);
+    expect(errors[0].failures.map((f: any) => f.code)).toEqual(['AuthorizationErrorException', 'AuthorizationErrorException']);
+  });
+
+  test('PutEvents FailedEntryCount: only the failed entries are resent', async () => {
+    const alerts = ['c1', 'c2', 'c3'].map((c) => makeAlert(c));
+    const senders = new FakeSenders({ eventsFail: (a, attempt) => (a.customer_id !== 'c2' && attempt === 1 ? 'ThrottlingException' : undefined) });
+    const { response } = await run(alerts.map(alertInsert), senders);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(senders.eventCalls.map((c) => c.map((e) => JSON.parse(e.Detail).customer_id))).toEqual([['c1', 'c2', 'c3'], ['c1', 'c3']]);
+  });
+
+  test('a PutEvents entry failing for good (MalformedDetail) is not resent and is reported', async () => {
+    const records = [alertInsert(makeAlert('c1')), alertInsert(makeAlert('c2'))];
+    const senders = new FakeSenders({ eventsFail: (a) => (a.customer_id === 'c2' ? 'MalformedDetail' : undefined) });
+    const { response } = await run(records, senders);
+    expect(senders.eventCalls).toHaveLength(1);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[1]) }]);
+  });
+
+  test('PutRecords FailedRecordCount: only the failed records are resent; one failing for good is reported', async () => {
+    const results = ['c1', 'c2', 'c3'].map((c) => makeResult(c));
+    const records = results.map((r) => windowClosed(r));
+    const flaky = new FakeSenders({ recordsFail: (row, attempt) => (row.customer_id === 'c3' && attempt === 1 ? 'ProvisionedThroughputExceededException' : undefined) });
+    expect((await run(records, flaky)).response.batchItemFailures).toEqual([]);
+    expect(flaky.recordCalls.map((c) => c.Records.map((r) => r.PartitionKey))).toEqual([['c1', 'c2', 'c3'], ['c3']]);
+    const broken = new FakeSenders({ recordsFail: (row) => (row.customer_id === 'c2' ? 'InternalFailure' : undefined) });
+    const { response, metrics } = await run(records, broken);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[1]) }]);
+    expect(metrics).toMatchObject({ ResultsPublished: 2, failedRecords: 2 });
+  });
+
+  test('a result already in the table is a redelivery: counted, and still sent to the lake', async () => {
+    const result = makeResult('c1');
+    const senders = new FakeSenders();
+    await run([windowClosed(result)], senders);
+    const again = await run([windowClosed(result)], senders);
+    expect(again.response.batchItemFailures).toEqual([]);
+    expect(again.metrics).toMatchObject({ ResultsPublished: 1, ResultRedeliveries: 1 });
+    expect(senders.lakeRows.map((r) => r.result_id)).toEqual([result.result_id, result.result_id]);
+  });
+
+  test('a results-table write that keeps failing is reported and its row is not sent to the lake', async () => {
+    const records = [windowClosed(makeResult('c1')), windowClosed(makeResult('c2'))];
+    const senders = new FakeSenders({ putItemThrow: (c, attempt) => (c === 'c1' && attempt === 1 ? awsError('ProvisionedThroughputExceededException') : c === 'c2' ? awsError('AccessDeniedException') : undefined) });
+    const { response, metrics } = await run(records, senders);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[1]) }]);
+    expect(senders.lakeRows.map((r) => r.customer_id)).toEqual(['c1']);
+    expect(metrics).toMatchObject({ ResultsPublished: 1 });
+  });
+
+  test('an alert whose outbox item already has deliveredAt is counted as a redelivery', async () => {
+    const alert = makeAlert('c1');
+    const senders = new FakeSenders();
+    await run([alertInsert(alert)], senders);
+    const again = await run([alertInsert(alert)], senders);
+    expect(again.response.batchItemFailures).toEqual([]);
+    expect(again.metrics).toMatchObject({ AlertsPublished: 1, AlertRedeliveries: 1 });
+    expect(senders.snsCalls).toHaveLength(2);
+  });
+
+  test('a deliveredAt mark that cannot be written does not fail the published alert; it is logged', async () => {
+    const senders = new FakeSenders({ updateThrow: () => awsError('AccessDeniedException') });
+    const { response, metrics, errors } = await run([alertInsert(makeAlert('c1'))], senders);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(metrics).toMatchObject({ AlertsPublished: 1 });
+    expect(errors).toEqual([{ level: 'WARN', message: 'alerts published but deliveredAt not written', count: 1 }]);
+  });
+
+  test('the checkpoint is the earliest failing record across alerts and results', async () => {
+    const records = [alertInsert(makeAlert('c1')), windowClosed(makeResult('c2')), alertInsert(makeAlert('c3'))];
+    const senders = new FakeSenders({
+      snsFail: (e) => (e.MessageAttributes.customer_id.StringValue === 'c3' ? { Code: 'InternalError' } : undefined),
+      putItemThrow: () => awsError('ValidationException'),
+    });
+    const { response } = await run(records, senders);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[1]) }]);
+  });
+
+  test('no retry starts when the invocation has no time left for it: the rest is reported', async () => {
+    const records = [alertInsert(makeAlert('c1'))];
+    const senders = new FakeSenders({ snsFail: () => ({ Code: 'InternalError' }) });
+    // 6,040 ms left, 6,000 reserved: a 50 ms backoff would leave too little.
+    const { response, sleeps } = await run(records, senders, CONFIG, () => 6_040);
+    expect(senders.snsCalls).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[0]) }]);
+    const late = new FakeSenders();
+    const out = await run(records, late, CONFIG, () => 1_000);
+    expect(late.snsCalls).toHaveLength(0);
+    expect(out.response.batchItemFailures).toEqual([{ itemIdentifier: seqOf(records[0]) }]);
+    expect(out.errors[0].failures.map((f: any) => f.code)).toEqual(['OutOfTime', 'OutOfTime']);
+  });
+
+  test('an unpublishable record is skipped and logged, not reported; the records after it are published', async () => {
+    const bad = streamRecord('INSERT', { pk: { S: 'a#bad' } }, { pk: { S: 'a#bad' }, kind: { S: 'alert' }, alert: { S: 'nope' } });
+    const good = alertInsert(makeAlert('c2'));
+    const senders = new FakeSenders();
+    const { response, metrics, errors } = await run([bad, good], senders);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(snsAlertIds(senders.snsCalls)).toEqual([[makeAlert('c2').alert_id]]);
+    expect(metrics).toMatchObject({ Unpublishable: 1, AlertsPublished: 1 });
+    expect(errors).toEqual([expect.objectContaining({ message: 'unpublishable records skipped', records: [expect.objectContaining({ pk: 'a#bad', sequenceNumber: seqOf(bad) })] })]);
+  });
+
+  test('with only an event bus, or no alert destination at all, only what is configured is called', async () => {
+    const onlyBus = new FakeSenders();
+    await run([alertInsert(makeAlert('c1'))], onlyBus, { ...CONFIG, alertTopicArn: undefined });
+    expect([onlyBus.snsCalls.length, onlyBus.eventCalls.length, onlyBus.delivered.size]).toEqual([0, 1, 1]);
+    const none = new FakeSenders();
+    const { response, metrics } = await run([alertInsert(makeAlert('c1')), windowClosed(makeResult('c1'))], none, { ...CONFIG, alertTopicArn: undefined, alertEventBusName: undefined, lakeStream: undefined });
+    expect(response.batchItemFailures).toEqual([]);
+    expect([none.snsCalls.length, none.eventCalls.length, none.delivered.size, none.recordCalls.length, none.table.size]).toEqual([0, 0, 0, 0, 1]);
+    expect(metrics).toMatchObject({ AlertsPublished: 0, ResultsPublished: 1, ignored: 1 });
+  });
+
+  test('a large batch is split at 10 entries per SNS and PutEvents call and 500 records per PutRecords call', async () => {
+    const records = [
+      ...Array.from({ length: 25 }, (_, i) => alertInsert(makeAlert(`c${i}`))),
+      ...Array.from({ length: 600 }, (_, i) => windowClosed(makeResult(`r${i}`))),
+    ];
+    const senders = new FakeSenders();
+    const { response, metrics } = await run(records, senders);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(senders.snsCalls.map((c) => c.PublishBatchRequestEntries.length)).toEqual([10, 10, 5]);
+    expect(senders.eventCalls.map((c) => c.length)).toEqual([10, 10, 5]);
+    expect(senders.recordCalls.map((c) => c.Records.length)).toEqual([500, 100]);
+    expect(metrics).toMatchObject({ AlertsPublished: 25, ResultsPublished: 600 });
   });
 });
