@@ -17,12 +17,19 @@ export const ALERT_DETAIL_TYPE = 'FraudAlert';
 
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');
 
+/** SNS message attributes the publisher sets, by name. */
+const SNS_ATTRIBUTES = ['alert_id', 'alert_key', 'customer_id'] as const;
+
 /**
- * Room kept for what travels with the body: SNS message attributes (names, the `String` type,
- * alert_id, alert_key and customer_id, which the DynamoDB key bounds to 2 KB) or EventBridge's
- * Source and DetailType. 8 KiB is well above either.
+ * The most bytes an alert's body may have so that it fits both destinations: SNS counts the body
+ * plus its message attributes (names, the `String` type and values: alert_id, alert_key and
+ * customer_id), EventBridge the body plus Source and DetailType.
  */
-export const ALERT_ENVELOPE_RESERVE = 8_192;
+export function alertBodyLimit(alert: Pick<FraudAlert, 'alert_id' | 'alert_key' | 'customer_id'>): number {
+  const values = { alert_id: alert.alert_id, alert_key: alert.alert_key, customer_id: alert.customer_id };
+  const snsAttributes = SNS_ATTRIBUTES.reduce((n, name) => n + utf8(name) + utf8('String') + utf8(values[name]), 0);
+  return Math.min(SNS_MAX_BYTES - snsAttributes, EVENTS_MAX_BYTES - utf8(ALERT_SOURCE) - utf8(ALERT_DETAIL_TYPE));
+}
 
 /** An alert ready to send: its body (what SNS Message and EventBridge Detail carry) and keys. */
 export interface AlertMessage {
@@ -35,14 +42,14 @@ export interface AlertMessage {
 }
 
 /**
- * The alert's JSON body, at most `maxBytes` (UTF-8). An alert normally is a few KB; only a spec with
+ * The alert's JSON body, at most `maxBytes` (UTF-8; by default what fits SNS and EventBridge). An alert normally is a few KB; only a spec with
  * very many, very long evidence ids can outgrow the limit. Then the OLDEST evidence ids are dropped
  * (the triggering one is always kept, it ends the list), and the body says how many with
  * `evidence_event_ids_omitted`, so a consumer knows the list is partial. The cut depends only on
  * the alert, so every redelivery sends the same bytes. Returns undefined when even one evidence id
  * does not fit (not reachable within the contract's bounds: ids are at most 256 characters).
  */
-export function alertMessage(alert: FraudAlert, maxBytes = SNS_MAX_BYTES - ALERT_ENVELOPE_RESERVE): AlertMessage | undefined {
+export function alertMessage(alert: FraudAlert, maxBytes = alertBodyLimit(alert)): AlertMessage | undefined {
   const base = { alertId: alert.alert_id, customerId: alert.customer_id, alertKey: alert.alert_key };
   const full = JSON.stringify(alert);
   if (utf8(full) <= maxBytes) return { ...base, body: full, evidenceOmitted: 0 };

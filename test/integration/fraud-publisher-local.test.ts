@@ -14,7 +14,7 @@ import { lakeRow, resultItem, unmarshallImage, type PublisherConfig } from '../.
 import { createHandler } from '../../lambda/fraud-publisher/handler';
 import type { PublisherSenders } from '../../lambda/fraud-publisher/publish';
 import { sdkSenders } from '../../lambda/fraud-publisher/sdk-senders';
-import { coldRequire } from '../support/cold-start';
+import { coldRequire, ensureBundled } from '../support/cold-start';
 import { alertImage, makeAlert, makeResult, streamRecord, windowImage } from '../support/fraud-publisher-fixtures';
 import { createHashKeyTable, createKinesaliteStream, dynamoClient, kinesisClient, localAwsEndpoints, readKinesaliteStream } from './local-aws';
 
@@ -150,10 +150,44 @@ describe('fraud publisher on dynalite and kinesalite', () => {
     expect(s.metrics[0]).toMatchObject({ AlertsPublished: 1, AlertRedeliveries: 1 });
   });
 
-  test('index.ts reads its environment at init and refuses to start without the tables', () => {
-    const index = path.join(__dirname, '..', '..', 'lambda', 'fraud-publisher', 'index');
-    const env = { RESULTS_TABLE: 'r', STATE_TABLE: 's', ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:t', LAKE_STREAM_NAME: 'l', AWS_REGION: 'us-east-1' };
-    expect(typeof coldRequire<{ handler: unknown }>(index, env).handler).toBe('function');
-    expect(() => coldRequire(index, { ...env, RESULTS_TABLE: undefined })).toThrow('RESULTS_TABLE is required');
+  test('a result with a number DynamoDB cannot hold is stored with that number as text, not refused', async () => {
+    const s = await setup();
+    const result = makeResult('c7', undefined, { amount_sum: 1e200, amount_max: 1e200, amount_avg: 1e200 / 3 });
+    // As a number, the row would be refused: the write could never succeed and would block the stream.
+    await expect(ddb.send(new PutItemCommand({ TableName: s.config.resultsTable, Item: { ...resultItem(result), customer_id: { S: 'probe' }, amount_sum: { N: '1e+200' } } })))
+      .rejects.toMatchObject({ name: 'ValidationException' });
+    const record = await scorerWrites(s.config.stateTable, windowImage(result, 'closed') as Record<string, AttributeValue>, 'MODIFY');
+    expect(await s.handle([record])).toEqual({ batchItemFailures: [] });
+    const row = await getItem(s.config.resultsTable, { customer_id: { S: 'c7' }, window: { S: `${result.window_start}/${result.window_end}` } });
+    expect(row?.amount_sum).toEqual({ S: '1e+200' });
+    expect(row?.event_count).toEqual({ N: '3' });
+  });
+});
+
+const SOURCE = path.join(__dirname, '..', '..', 'lambda', 'fraud-publisher', 'index');
+const ASSET = path.join(__dirname, '..', '..', 'assets', 'lambda', 'fraud-publisher', 'index.js');
+const ENV = { RESULTS_TABLE: 'r', STATE_TABLE: 's', ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:1:t', LAKE_STREAM_NAME: 'l', PIPELINE_NAME: 'P', AWS_REGION: 'us-east-1' };
+type Index = { handler: (event: unknown, context: unknown) => Promise<unknown> };
+
+describe.each([['index.ts', SOURCE], ['bundled asset', ASSET]])('fraud publisher %s', (_, modulePath) => {
+  beforeAll(() => {
+    if (modulePath === ASSET) ensureBundled(ASSET);
+  });
+
+  test('refuses to start without its tables, naming the variable', () => {
+    expect(() => coldRequire(modulePath, { ...ENV, RESULTS_TABLE: undefined })).toThrow('RESULTS_TABLE is required');
+    expect(() => coldRequire(modulePath, { ...ENV, STATE_TABLE: undefined })).toThrow('STATE_TABLE is required');
+  });
+
+  test('acknowledges a batch of TTL removals without a call, and writes its metrics line', async () => {
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const { handler } = coldRequire<Index>(modulePath, ENV);
+      const event = { Records: [streamRecord('REMOVE', { pk: { S: 'a#x' } }), streamRecord('REMOVE', { pk: { S: 'w#1#2#c' } })] };
+      expect(await handler(event, { getRemainingTimeInMillis: () => 60_000 })).toEqual({ batchItemFailures: [] });
+      expect(JSON.parse(log.mock.calls[0][0])).toMatchObject({ Pipeline: 'P', AlertsPublished: 0, ResultsPublished: 0, records: 2, ignored: 2 });
+    } finally {
+      log.mockRestore();
+    }
   });
 });

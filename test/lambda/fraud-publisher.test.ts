@@ -1,5 +1,5 @@
 import {
-  alertMessage, ALERT_DETAIL_TYPE, ALERT_SOURCE, checkpoint, classify, configFromEnv, eventEntry, eventEntryBytes, EVENTS_MAX_BYTES,
+  alertBodyLimit, alertMessage, ALERT_DETAIL_TYPE, ALERT_SOURCE, checkpoint, classify, configFromEnv, eventEntry, eventEntryBytes, EVENTS_MAX_BYTES,
   lakeEntry, lakePartitionKey, lakeRow, marshallValue, messageGroupId, packBySize, planBatch, publisherMetrics, resultItem,
   SNS_MAX_BYTES, snsEntry, snsEntryBytes, unmarshallImage, type SnsEntry,
 } from '../../lambda/fraud-publisher/core';
@@ -80,16 +80,25 @@ describe('fraud-publisher: alert messages', () => {
     expect(Buffer.byteLength(JSON.stringify(alert))).toBeGreaterThan(SNS_MAX_BYTES);
     const message = alertMessage(alert)!;
     const body = JSON.parse(message.body);
-    expect(Buffer.byteLength(message.body)).toBeLessThanOrEqual(SNS_MAX_BYTES - 8192);
+    expect(snsEntryBytes(snsEntry(message, 'a0', true))).toBeLessThanOrEqual(SNS_MAX_BYTES);
+    expect(eventEntryBytes(eventEntry(message, 'bus'))).toBeLessThanOrEqual(EVENTS_MAX_BYTES);
     expect(body.evidence_event_ids.at(-1)).toBe(ids[1999]);
     expect(body.evidence_event_ids).toEqual(ids.slice(ids.length - body.evidence_event_ids.length));
     expect(body.evidence_event_ids_omitted).toBe(message.evidenceOmitted);
     expect(message.evidenceOmitted + body.evidence_event_ids.length).toBe(2000);
     // The most that fit: one more id would not.
     const oneMore = JSON.stringify({ ...alert, evidence_event_ids: ids.slice(message.evidenceOmitted - 1), evidence_event_ids_omitted: message.evidenceOmitted - 1 });
-    expect(Buffer.byteLength(oneMore)).toBeGreaterThan(SNS_MAX_BYTES - 8192);
+    expect(Buffer.byteLength(oneMore)).toBeGreaterThan(alertBodyLimit(alert));
     // Deterministic: a redelivery sends the same bytes.
     expect(alertMessage(alert)!.body).toBe(message.body);
+  });
+
+  test('the body limit leaves room for the SNS attributes and for EventBridge Source and DetailType', () => {
+    const alert = makeAlert('c1');
+    const attributes = 'alert_id'.length + 'alert_key'.length + 'customer_id'.length + 3 * 'String'.length + 32 + alert.alert_key.length + 2;
+    expect(alertBodyLimit(alert)).toBe(Math.min(SNS_MAX_BYTES - attributes, EVENTS_MAX_BYTES - 'cdk-streaming-pipelines.fraud'.length - 'FraudAlert'.length));
+    const longKey = makeAlert('c'.repeat(2000), undefined, 'k'.repeat(500));
+    expect(alertBodyLimit(longKey)).toBe(SNS_MAX_BYTES - ('alert_id'.length + 'alert_key'.length + 'customer_id'.length + 18 + 32 + 500 + 2000));
   });
 
   test('an alert that cannot fit even with one evidence id is unpublishable, and the batch goes on', () => {
