@@ -91,7 +91,9 @@ export const isFifoTopic = (topicArn: string): boolean => topicArn.endsWith('.fi
 const GROUP_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * The FIFO message group: the customer id, so one customer's alerts keep their order. A customer id
+ * The FIFO message group: the customer id (contract section 7). It gives no cross-window order
+ * guarantee: outbox items have distinct keys, so DynamoDB Streams orders none of them against each
+ * other, and the publisher sends calls side by side. A customer id
  * SNS cannot take as a group id (longer than 128, spaces, non-ASCII) is replaced by `sha256:` and
  * its hex digest: still one group per customer, deterministic.
  */

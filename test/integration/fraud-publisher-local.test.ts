@@ -61,14 +61,14 @@ interface Setup {
   handle(records: unknown[]): Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
 }
 
-async function setup(): Promise<Setup> {
+async function setup(overrides: Partial<PublisherConfig> = {}): Promise<Setup> {
   n++;
   const stateTable = await createHashKeyTable(ddb, `fraud-state-${n}-${Date.now()}`);
   const resultsTable = await createResultsTable(`fraud-results-${n}-${Date.now()}`);
   const lake = await createKinesaliteStream(kinesis, 'fraud-lake', 1, created);
   const config: PublisherConfig = {
     alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts', alertEventBusName: 'fraud', resultsTable, lakeStream: lake.name, stateTable,
-    metricsNamespace: 'StreamingPipelines/Fraud', pipelineName: 'Test/Fraud',
+    metricsNamespace: 'StreamingPipelines/Fraud', pipelineName: 'Test/Fraud', ...overrides,
   };
   const sns: Setup['sns'] = [];
   const events: Setup['events'] = [];
@@ -148,6 +148,21 @@ describe('fraud publisher on dynalite and kinesalite', () => {
     expect(s.sns).toHaveLength(1);
     expect(await getItem(s.config.stateTable, { pk: { S: `a#${alert.alert_id}` } })).toBeUndefined();
     expect(s.metrics[0]).toMatchObject({ AlertsPublished: 1, AlertRedeliveries: 1 });
+  });
+
+  test('a lake write that fails after the table write is reported; the redelivery finds the row, counts it, and completes the lake', async () => {
+    const s = await setup({ lakeStream: 'no-such-stream' });
+    const results = [makeResult('c1'), makeResult('c2')];
+    const records = [];
+    for (const r of results) records.push(await scorerWrites(s.config.stateTable, windowImage(r, 'closed') as Record<string, AttributeValue>, 'MODIFY'));
+    expect(await s.handle(records)).toEqual({ batchItemFailures: [{ itemIdentifier: records[0].dynamodb.SequenceNumber }] });
+    expect((await ddb.send(new ScanCommand({ TableName: s.config.resultsTable }))).Count).toBe(2);
+    expect(s.metrics[0]).toMatchObject({ ResultsPublished: 0, ResultRedeliveries: 0, failedRecords: 2 });
+
+    const fixed = await setup({ resultsTable: s.config.resultsTable, stateTable: s.config.stateTable });
+    expect(await fixed.handle(records)).toEqual({ batchItemFailures: [] });
+    expect(fixed.metrics[0]).toMatchObject({ ResultsPublished: 2, ResultRedeliveries: 2 });
+    expect((await readKinesaliteStream(kinesis, fixed.lake)).map((r) => JSON.parse(r.data.toString('utf8')).result_id)).toEqual(results.map((r) => r.result_id));
   });
 
   test('a result with a number DynamoDB cannot hold is stored with that number as text, not refused', async () => {
