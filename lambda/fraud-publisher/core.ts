@@ -35,6 +35,18 @@ export interface PublisherConfig {
 
 export const DEFAULT_METRICS_NAMESPACE = 'StreamingPipelines/Fraud';
 
+/**
+ * The event-source mapping's filter patterns (contract section 6; any one matching passes a record):
+ * alert outbox INSERTs, and closed windows on INSERT or MODIFY. Filtering drops the scorer's other
+ * writes (open windows, shard items) and TTL deletions before they cost an invocation. The construct
+ * in lib/ sets the same JSON (it cannot import handler code); `classify` applies the same rules, so a
+ * mapping without the filter behaves the same.
+ */
+export const ESM_FILTER_PATTERNS: readonly Record<string, unknown>[] = [
+  { eventName: ['INSERT'], dynamodb: { NewImage: { kind: { S: ['alert'] } } } },
+  { eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { status: { S: ['closed'] } } } },
+];
+
 /** Reads the configuration from environment variables; throws naming what is missing. */
 export function configFromEnv(env: Record<string, string | undefined>): PublisherConfig {
   const required = (name: string): string => {

@@ -1,5 +1,5 @@
 import {
-  alertBodyLimit, alertMessage, ALERT_DETAIL_TYPE, ALERT_SOURCE, checkpoint, classify, configFromEnv, eventEntry, eventEntryBytes, EVENTS_MAX_BYTES,
+  alertBodyLimit, alertMessage, ALERT_DETAIL_TYPE, ESM_FILTER_PATTERNS, ALERT_SOURCE, checkpoint, classify, configFromEnv, eventEntry, eventEntryBytes, EVENTS_MAX_BYTES,
   lakeEntry, lakePartitionKey, lakeRow, marshallValue, messageGroupId, packBySize, planBatch, publisherMetrics, resultItem,
   SNS_MAX_BYTES, snsEntry, snsEntryBytes, unmarshallImage, type SnsEntry,
 } from '../../lambda/fraud-publisher/core';
@@ -65,6 +65,30 @@ describe('fraud-publisher: decoding the state stream', () => {
   test('a result whose sum overflowed (null in JSON) is still publishable', () => {
     const result = makeResult('c1', undefined, { amount_sum: null as unknown as number, amount_avg: null as unknown as number });
     expect(classify(windowClosed(result)).kind).toBe('result');
+  });
+});
+
+/** EventBridge-style matching of the patterns the ESM uses: lists of allowed values, nested objects. */
+function matches(pattern: unknown, value: unknown): boolean {
+  if (Array.isArray(pattern)) return pattern.includes(value);
+  if (typeof pattern !== 'object' || pattern === null || typeof value !== 'object' || value === null) return false;
+  return Object.entries(pattern).every(([k, p]) => matches(p, (value as Record<string, unknown>)[k]));
+}
+
+describe('fraud-publisher: the ESM filter', () => {
+  test('the filter passes exactly the records classify publishes (or finds malformed)', () => {
+    const result = makeResult('c1');
+    const alert = makeAlert('c1');
+    const open = windowImage(result, 'open');
+    const records = [
+      alertInsert(alert), streamRecord('MODIFY', { pk: { S: 'a#1' } }, alertImage(alert, { deliveredAt: { N: '1' } })),
+      windowClosed(result, 'INSERT'), windowClosed(result, 'MODIFY'), streamRecord('INSERT', { pk: open.pk }, open), streamRecord('MODIFY', { pk: open.pk }, open),
+      streamRecord('REMOVE', { pk: { S: 'a#1' } }), streamRecord('MODIFY', { pk: { S: 's#k' } }, { pk: { S: 's#k' }, kind: { S: 'shard' }, wm: { N: '5' } }),
+      streamRecord('INSERT', { pk: { S: 'a#2' } }, alertImage(alert, { alert: { S: 'nope' } })),
+    ];
+    const passed = records.map((r) => ESM_FILTER_PATTERNS.some((p) => matches(p, r)));
+    expect(passed).toEqual(records.map((r) => classify(r).kind !== 'ignored'));
+    expect(passed).toEqual([true, false, true, true, false, false, false, false, true]);
   });
 });
 
