@@ -64,6 +64,7 @@ describe('generateFraudStream', () => {
 
     test('every category occurs', () => {
       const seen = Object.fromEntries(FRAUD_STREAM_CATEGORIES.map((c) => [c, streams.filter((s) => s.categories[c] > 0).length]));
+      console.log(`fraud streams: seeds ${FIRST_SEED}-${LAST_SEED} with each category: ${JSON.stringify(seen)}`);
       expect(Object.entries(seen).filter(([, n]) => n === 0)).toEqual([]);
     });
 
@@ -97,12 +98,14 @@ describe('generateFraudStream', () => {
         expect(count('late')).toBe(o.lateSink.length);
         expect(count('duplicate')).toBe(o.duplicates);
         expect(count('applied') + count('late') + count('invalid') + count('duplicate') + count('tick')).toBe(input.length);
+        // Generated streams stay clear of the TTL edge (an open window expiring before it closes).
+        expect(o.expiredOpen).toBe(0);
       }
     });
 
     test('the model runs all of them quickly', () => {
-      // About 3 s on a quiet 2-core machine; generous, as other jobs share it.
-      expect(modelMs).toBeLessThan(60_000);
+      // 3-7 s outside jest on this shared 2-core machine, 7-25 s inside it under load; generous on purpose.
+      expect(modelMs).toBeLessThan(90_000);
     });
   });
 });
