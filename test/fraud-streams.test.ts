@@ -88,6 +88,12 @@ describe('generateFraudStream', () => {
       expect(lateAfterTtl.length).toBeGreaterThan(5);
     });
 
+    test('a final idle period lets the closer tick every shard until no window is left open', () => {
+      const finals = outputs.filter((_, k) => streams[k].categories.final_tick > 0);
+      expect(finals.length).toBeGreaterThan(100);
+      expect(finals.filter((o) => o.open.length > 0)).toEqual([]);
+    });
+
     test('no input item is lost or counted twice', () => {
       for (const [k, o] of outputs.entries()) {
         const input = streams[k].input;
