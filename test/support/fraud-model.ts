@@ -102,7 +102,7 @@ interface WindowItem {
 
 export class FraudModel {
   private readonly paths: SchemaPaths;
-  /** customerId → window start → item. Items are never deleted; TTL is checked on read. */
+  /** customerId → window start → item. TTL is checked on every read; an open item past it is removed (dropExpired). */
   private readonly items = new Map<string, Map<number, WindowItem>>();
   /** Shard → the open windows it owns (what its watermark can close). */
   private readonly openByShard = new Map<string, Set<WindowItem>>();
