@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import * as glue from 'aws-cdk-lib/aws-glue';
 import type { IConstruct } from 'constructs';
 import { AlertPolicy, type FraudRule, type FraudSchema, type FraudWindow } from './fraud-rules';
 import { EventTimeFormat } from '../core/event-time';
@@ -184,4 +185,23 @@ function compileAlert(scope: IConstruct, policy: AlertPolicy, rules: CompiledFra
   if (!(Number.isFinite(score) && score > 0)) throw propError(scope, 'alertWhen.score', `(${score}) must be a finite number greater than 0`);
   if (score > total) throw propError(scope, 'alertWhen.score', `(${score}) is above the sum of the rules' weights (${total}): no window could ever reach it`);
   return { kind: 'scoreAtLeast', score };
+}
+
+/**
+ * The lake's columns for window results (FraudWindowResult, with `distinct` flattened to one
+ * `distinct_<attribute>` column per attribute, as the publisher writes them).
+ */
+export function fraudResultColumns(spec: CompiledFraudSpec): glue.Column[] {
+  const text = (name: string) => ({ name, type: glue.Schema.STRING });
+  const number = (name: string) => ({ name, type: glue.Schema.DOUBLE });
+  return [
+    text('result_id'), text('customer_id'), text('window_start'), text('window_end'),
+    { name: 'event_count', type: glue.Schema.BIG_INT },
+    number('amount_sum'), number('amount_min'), number('amount_max'), number('amount_avg'),
+    ...spec.schema.attributes.map((a) => ({ name: `distinct_${a}`, type: glue.Schema.INTEGER })),
+    { name: 'distinct_saturated', type: glue.Schema.array(glue.Schema.STRING) },
+    number('score'),
+    { name: 'rules_hit', type: glue.Schema.array(glue.Schema.STRING) },
+    { name: 'alerted', type: glue.Schema.array(glue.Schema.STRING) },
+  ];
 }
