@@ -22,7 +22,6 @@ export * from './streaming-lake/streaming-lake';
 export * from './replay-archive/replay-archive-props';
 export * from './replay-archive/replay-archive';
 export * from './fraud-pipeline/fraud-rules';
-export * from './fraud-pipeline/fraud-spec';
 export * from './core/fraud-tables';
 export * from './fraud-pipeline/fraud-pipeline-props';
 export * from './fraud-pipeline/fraud-pipeline';

@@ -6,7 +6,7 @@ import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import type { FraudSpecProps } from './fraud-spec';
+import type { FraudSpecProps } from './fraud-rules';
 import type { ThroughputIntent } from '../core/ingest-stream';
 import type { LifecycleOptions } from '../core/secure-bucket';
 

@@ -52,7 +52,7 @@ export class FraudWindow {
     /** Distance between two window starts (= `size` for tumbling windows). */
     public readonly slide: Duration,
     /** Whether it was made by `hopping` (errors then name `slide`). */
-    public readonly hopping: boolean,
+    public readonly isHopping: boolean,
   ) {}
 }
 
@@ -130,3 +130,37 @@ export class AlertPolicy {
     public readonly score?: number,
   ) {}
 }
+
+/** The rules and their windows: what the engines compile (lambda/shared/fraud/spec.ts). */
+export interface FraudSpecProps {
+  /** Where customer, event id, event time, amount and attributes are in the payload. */
+  readonly schema: FraudSchema;
+  /** The window shape: `FraudWindow.tumbling(size)` or `FraudWindow.hopping(size, slide)`. */
+  readonly window: FraudWindow;
+  /**
+   * How far behind its shard's highest event time an event may be and still update its window.
+   * At most the stream's retention. Results are final this long after a window's end.
+   */
+  readonly allowedLateness: Duration;
+  /** The rules, evaluated in this order (at least one). */
+  readonly rules: FraudRule[];
+  /** When an alert fires. @default AlertPolicy.anyRule() */
+  readonly alertWhen?: AlertPolicy;
+  /** An event stamped more than this after its arrival is refused (`event_time_in_future`). @default Duration.minutes(5) */
+  readonly futureTolerance?: Duration;
+  /** Distinct counts are exact up to this many values per attribute and window; past it they stay at the cap (`distinct_saturated`). @default 100 */
+  readonly distinctCap?: number;
+  /** Most event ids an alert carries as evidence. @default 10 */
+  readonly evidenceEventIds?: number;
+  /**
+   * Most distinct events one customer-window accepts; more are refused (`window_full`). Bounded so the
+   * window's DynamoDB item stays under 400 KB (see lib/fraud-pipeline/README.md, "Bounds").
+   * @default 20000
+   */
+  readonly maxEventsPerWindow?: number;
+  /** How long a window's state (and so deduplication) is kept after end + lateness. @default Duration.days(7) */
+  readonly stateRetention?: Duration;
+  /** A shard without records for this long has its watermark moved by the wall clock (see "Quiet shards"). @default Duration.minutes(1) */
+  readonly idleTimeout?: Duration;
+}
+

@@ -1,42 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type { IConstruct } from 'constructs';
-import { AlertPolicy, type FraudRule, type FraudSchema, type FraudWindow } from './fraud-rules';
+import { AlertPolicy, type FraudRule, type FraudSchema, type FraudSpecProps, type FraudWindow } from './fraud-rules';
 import { EventTimeFormat } from '../core/event-time';
 import { propError } from '../core/errors';
-
-/** The rules and their windows: what the engines compile (lambda/shared/fraud/spec.ts). */
-export interface FraudSpecProps {
-  /** Where customer, event id, event time, amount and attributes are in the payload. */
-  readonly schema: FraudSchema;
-  /** The window shape: `FraudWindow.tumbling(size)` or `FraudWindow.hopping(size, slide)`. */
-  readonly window: FraudWindow;
-  /**
-   * How far behind its shard's highest event time an event may be and still update its window.
-   * At most the stream's retention. Results are final this long after a window's end.
-   */
-  readonly allowedLateness: Duration;
-  /** The rules, evaluated in this order (at least one). */
-  readonly rules: FraudRule[];
-  /** When an alert fires. @default AlertPolicy.anyRule() */
-  readonly alertWhen?: AlertPolicy;
-  /** An event stamped more than this after its arrival is refused (`event_time_in_future`). @default Duration.minutes(5) */
-  readonly futureTolerance?: Duration;
-  /** Distinct counts are exact up to this many values per attribute and window; past it they stay at the cap (`distinct_saturated`). @default 100 */
-  readonly distinctCap?: number;
-  /** Most event ids an alert carries as evidence. @default 10 */
-  readonly evidenceEventIds?: number;
-  /**
-   * Most distinct events one customer-window accepts; more are refused (`window_full`). Bounded so the
-   * window's DynamoDB item stays under 400 KB (see {@link fraudItemBytesBound}).
-   * @default 20000
-   */
-  readonly maxEventsPerWindow?: number;
-  /** How long a window's state (and so deduplication) is kept after end + lateness. @default Duration.days(7) */
-  readonly stateRetention?: Duration;
-  /** A shard without records for this long has its watermark moved by the wall clock (see "Quiet shards"). @default Duration.minutes(1) */
-  readonly idleTimeout?: Duration;
-}
 
 /** The FraudSpec JSON (lambda/shared/fraud/spec.ts; test/fraud-rules.test.ts checks the two agree). */
 export interface CompiledFraudSpec {
@@ -150,7 +117,7 @@ function compileSchema(scope: IConstruct, s: FraudSchema): CompiledFraudSpec['sc
 function compileWindow(scope: IConstruct, w: FraudWindow): CompiledFraudSpec['window'] {
   const sizeMs = w.size.toMilliseconds();
   if (sizeMs <= 0 || !isWholeSeconds(w.size)) throw propError(scope, 'window.size', `(${sizeMs} ms) must be a whole number of seconds, greater than 0`);
-  if (!w.hopping) return { sizeMs, slideMs: sizeMs };
+  if (!w.isHopping) return { sizeMs, slideMs: sizeMs };
   const slideMs = w.slide.toMilliseconds();
   if (slideMs <= 0 || !isWholeSeconds(w.slide)) throw propError(scope, 'window.slide', `(${slideMs} ms) must be a whole number of seconds, greater than 0`);
   if (sizeMs % slideMs !== 0) throw propError(scope, 'window.slide', `(${slideMs} ms) must divide window.size (${sizeMs} ms): windows start at multiples of the slide and each event is in size/slide of them`);
