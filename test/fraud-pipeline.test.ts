@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { addDefaultFraudPipeline, addFraudPipelineOnExistingStream, addFullFraudPipeline, addLakeOnExistingResources, exampleFraudRules } from '../bin/examples';
 import { FRAUD_METRICS_NAMESPACE, FraudPipeline, FraudRule, type FraudPipelineProps } from '../lib';
 import { compileFraudSpec } from '../lib/fraud-pipeline/fraud-spec';
+import { listAcknowledgements } from '../bin/compliance';
 import { expectNagClean, newApp } from './support/nag';
 import { joinToString, only, onlyWhere } from './support/template';
 
@@ -131,6 +132,16 @@ describe('closer', () => {
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', State: 'ENABLED', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id(stack, p.closer as never), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 120 } })] });
     t.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', FunctionName: { 'Fn::GetAtt': [id(stack, p.closer as never), 'Arn'] }, SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] } });
     t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+  });
+
+  test('its missing DLQ is acknowledged for what it is, a scheduled function whose next run redoes the work', () => {
+    const reasons = listAcknowledgements(defaults.p.node.findChild('Closer'))
+      .filter((a) => /LambdaDLQ|LambdaAsyncFailureDestination/.test(a.id)).map((a) => a.reason);
+    expect(reasons.length).toBeGreaterThanOrEqual(4);
+    for (const reason of reasons) {
+      expect(reason).toContain('EventBridge invokes the closer every minute');
+      expect(reason).not.toContain('synchronously');
+    }
   });
 
   test('closer IAM is exact', () => {
@@ -295,6 +306,24 @@ describe('composition', () => {
     expect(() => new FraudPipeline(stack, 'Late', { ...exampleFraudRules, stream, retention: Duration.hours(24), allowedLateness: Duration.hours(25) }))
       .toThrow(/`allowedLateness` \(1 day 1 hour\) exceeds the stream's retention \(1 day\)/);
     expect(() => new FraudPipeline(stack, 'Both', { ...exampleFraudRules, stream, throughput: { recordsPerSecond: 1, averageRecordBytes: 1 } })).toThrow(/`throughput` cannot be combined with `stream`/);
+  });
+
+  test('a given stream\'s own retention bounds the lateness unstated, and a stated one that differs fails naming `retention`', () => {
+    const stack = new Stack(newApp(), 'S');
+    const stream = new kinesis.Stream(stack, 'Own', { retentionPeriod: Duration.hours(24) });
+    expect(() => new FraudPipeline(stack, 'Late', { ...exampleFraudRules, stream, allowedLateness: Duration.hours(25) }))
+      .toThrow(/`allowedLateness` \(1 day 1 hour\) exceeds the stream's retention \(1 day\)/);
+    expect(() => new FraudPipeline(stack, 'Differs', { ...exampleFraudRules, stream, retention: Duration.hours(48) }))
+      .toThrow(/`retention` \(48 h\) differs from the stream's own retention \(24 h\)/);
+  });
+
+  test('an imported stream of unknown retention is watched as if it kept 24 h', () => {
+    const stack = new Stack(newApp(), 'S');
+    const stream = kinesis.Stream.fromStreamArn(stack, 'Imported', 'arn:aws:kinesis:eu-west-1:111122223333:stream/payments');
+    const p = new FraudPipeline(stack, 'Fraud', { ...exampleFraudRules, stream });
+    const age = Template.fromStack(stack).toJSON().Resources[id(stack, p.monitor.alarms.iteratorAge)].Properties;
+    expect(age.Threshold).toBe(0.25 * 86_400_000);
+    expect(p.scorerConsumer.maxRecordAge.toHours()).toBe(24);
   });
 
   test('validation at synth names the prop: the created stream\'s retention bounds lateness; lateEventAlarmRate in (0, 1]', () => {

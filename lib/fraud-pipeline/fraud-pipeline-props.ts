@@ -60,9 +60,9 @@ export interface FraudPipelineProps extends FraudSpecProps {
   /** Expected load, which plans the created stream's capacity. Not with `stream`. @default - on-demand */
   readonly throughput?: ThroughputIntent;
   /**
-   * Retention of the created stream; with `stream`, give its retention (it bounds `allowedLateness` and the
-   * scorer's record age) unless the stream was created in this app.
-   * @default Duration.days(7)
+   * Retention of the created stream; with `stream`, give its retention (it bounds `allowedLateness`, the
+   * scorer's record age and the iterator-age alarm) unless the stream was created in this app.
+   * @default Duration.days(7) for a created stream; a given stream's own retention, or 24 h when it is unknown
    */
   readonly retention?: Duration;
   /** Key for the stream, tables, buckets, topic and log groups. It must allow CloudWatch Logs to use it. @default - a customer-managed key with rotation */

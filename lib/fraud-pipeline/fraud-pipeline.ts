@@ -16,7 +16,7 @@ import type { FraudPipelineProps } from './fraud-pipeline-props';
 import { compileFraudSpec, fraudResultColumns, type CompiledFraudSpec } from './fraud-spec';
 import { AccessLogBucket } from '../core/access-log-bucket';
 import { acknowledge, wildcardUnder } from '../core/acknowledge';
-import { propError } from '../core/errors';
+import { namePropsAs, propError } from '../core/errors';
 import { S3FailureDestination } from '../core/failure-destination';
 import { FraudResultsTable, FraudStateTable } from '../core/fraud-tables';
 import { DEFAULT_RETENTION, IngestStream } from '../core/ingest-stream';
@@ -24,7 +24,7 @@ import { PipelineKey } from '../core/pipeline-key';
 import { PipelineMonitor } from '../core/pipeline-monitor';
 import { AlarmPaging } from '../core/pipeline-monitor-props';
 import { SecureBucket } from '../core/secure-bucket';
-import { StreamConsumer } from '../core/stream-consumer';
+import { knownRetention, StreamConsumer } from '../core/stream-consumer';
 import { EventTimeFormat } from '../core/event-time';
 import { BundledFunction } from '../handlers/bundled-function';
 import { StreamingLake } from '../streaming-lake/streaming-lake';
@@ -81,7 +81,8 @@ export class FraudPipeline extends Construct {
     if (props.throughput && props.stream) throw propError(this, 'throughput', 'cannot be combined with `stream`: capacity is planned only for a stream the pipeline creates');
     const lateRate = props.lateEventAlarmRate ?? 0.01;
     if (!(lateRate > 0 && lateRate <= 1)) throw propError(this, 'lateEventAlarmRate', `(${lateRate}) must be in (0, 1]`);
-    const retention = props.retention ?? (props.stream ? IngestStream.of(props.stream)?.retention : undefined) ?? (props.stream ? undefined : DEFAULT_RETENTION);
+    // A given stream's retention: stated, or read from a stream of this app (StreamConsumer checks they agree).
+    const retention = props.stream ? props.retention ?? knownRetention(props.stream) : props.retention ?? DEFAULT_RETENTION;
     if (retention) IngestStream.validateRetention(this, retention);
     const spec = compileFraudSpec(this, props, retention);
     if (props.lake) checkLakeColumns(this, spec);
@@ -104,6 +105,7 @@ export class FraudPipeline extends Construct {
     // 2. Scorer: enhanced fan-out, one invocation per shard (the watermark is per shard), partial batch responses.
     const scorer = fn('Scorer', 'fraud-scorer', { FRAUD_SPEC: this.specJson, LATE_BUCKET: this.lateBucket.bucketName }, { memorySize: 1024 });
     this.scorer = scorer;
+    namePropsAs(this, 'ScorerConsumer', { streamRetention: 'retention' });
     this.scorerConsumer = new StreamConsumer(this, 'ScorerConsumer', {
       function: scorer, stream: this.stream, encryptionKey: key, accessLogs: logs, enhancedFanOut: true,
       batchSize: FRAUD_SCORER_BATCH_SIZE, streamRetention: props.stream ? props.retention : undefined,
@@ -132,7 +134,8 @@ export class FraudPipeline extends Construct {
 
     // 4. Alerts and the publisher, draining the state table's stream (alert outbox items and closed windows).
     this.monitor = new PipelineMonitor(this, 'Monitor', {
-      stream: { stream: this.stream, retention: retention ?? DEFAULT_RETENTION, writeCapacityBytesPerSecond: ingest?.capacity.shards ? ingest.writeCapacityBytesPerSecond : undefined },
+      // An imported stream of unknown retention is watched as if it kept the shortest, 24 h: alarms come early, not late.
+      stream: { stream: this.stream, retention: retention ?? Duration.hours(24), writeCapacityBytesPerSecond: ingest?.capacity.shards ? ingest.writeCapacityBytesPerSecond : undefined },
       alarmAction: props.alarmAction,
       encryptionKey: key,
     });
