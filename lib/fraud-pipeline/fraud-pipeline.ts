@@ -12,7 +12,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { FraudPipelineProps } from './fraud-pipeline-props';
+import type { FraudLakeOptions, FraudPipelineProps } from './fraud-pipeline-props';
 import { compileFraudSpec, fraudResultColumns, type CompiledFraudSpec } from './fraud-spec';
 import { AccessLogBucket } from '../core/access-log-bucket';
 import { acknowledge, wildcardUnder } from '../core/acknowledge';
@@ -36,6 +36,8 @@ export const FRAUD_SCORER_BATCH_SIZE = 1000;
 /** DynamoDB Streams keep records 24 hours: the publisher's record age. */
 const DYNAMODB_STREAM_RETENTION = Duration.hours(24);
 const CLOSER_NEEDS_NO_DLQ = 'EventBridge invokes the closer every minute and a failed run is not retried: the next run reads the same state from the table and does the same work, so a dead-letter queue or failure destination would only collect timer events.';
+/** Makes one of the pipeline's BundledFunctions with the common environment. */
+type FunctionFactory = (name: string, handler: string, environment: { [k: string]: string }, extra?: { memorySize?: number; asynchronousInvoker?: string }) => lambda.Function;
 const SYNCHRONOUS = 'A Lambda event-source mapping invokes this function synchronously; its on-failure destination keeps failed batches.';
 
 /**
@@ -99,38 +101,16 @@ export class FraudPipeline extends Construct {
     const bucket = (name: string) => new SecureBucket(this, name, { encryptionKey: key, accessLogs: logs, accessLogsPrefix: `${name.toLowerCase()}/`, removalPolicy: props.removalPolicy }).bucket;
     this.lateBucket = bucket('Late');
     const common = { METRICS_NAMESPACE: FRAUD_METRICS_NAMESPACE, PIPELINE_NAME: this.node.path, STATE_TABLE: this.stateTable.table.tableName };
-    const fn = (name: string, handler: string, environment: { [k: string]: string }, extra: { memorySize?: number; asynchronousInvoker?: string } = {}) =>
+    const fn: FunctionFactory = (name, handler, environment, extra = {}) =>
       new BundledFunction(this, name, { handler, environment: { ...common, ...environment }, encryptionKey: key, synchronousInvoker: SYNCHRONOUS, ...extra }).function;
 
     // 2. Scorer: enhanced fan-out, one invocation per shard (the watermark is per shard), partial batch responses.
-    const scorer = fn('Scorer', 'fraud-scorer', { FRAUD_SPEC: this.specJson, LATE_BUCKET: this.lateBucket.bucketName }, { memorySize: 1024 });
-    this.scorer = scorer;
-    namePropsAs(this, 'ScorerConsumer', { streamRetention: 'retention' });
-    this.scorerConsumer = new StreamConsumer(this, 'ScorerConsumer', {
-      function: scorer, stream: this.stream, encryptionKey: key, accessLogs: logs, enhancedFanOut: true,
-      batchSize: FRAUD_SCORER_BATCH_SIZE, streamRetention: props.stream ? props.retention : undefined,
-    });
-    const failures = this.scorerConsumer.failureBucket!;
-    // Invalid events go to `invalid/` of the failure bucket: PutObject on its objects is already granted for Lambda's destination.
-    scorer.addEnvironment('FAILURE_BUCKET', failures.bucketName);
-    this.stateTable.grantScorer(scorer);
-    scorer.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.lateBucket.arnForObjects('late/*')] }));
-    key.grant(scorer, 'kms:GenerateDataKey');
-    const late = wildcardUnder(this, this.lateBucket.bucketArn, '/late/*');
-    if (late) acknowledge(scorer.role!, { [late]: 'The scorer writes one late-events object per batch under late/<date>/<shard>/<sequence range>.jsonl; PutObject on late/* is the narrowest grant that allows it.' });
+    const scoring = this.addScorer(fn, key, logs, props);
+    this.scorer = scoring.scorer;
+    this.scorerConsumer = scoring.consumer;
 
     // 3. Closer: every minute, ticks quiet shards (a shard without records cannot close its own windows).
-    const closer = fn('Closer', 'fraud-closer', { FRAUD_SPEC: this.specJson }, { asynchronousInvoker: CLOSER_NEEDS_NO_DLQ });
-    this.closer = closer;
-    this.stateTable.grantCloser(closer);
-    // A failed run is not retried: the next one, a minute later, does the same work from the same state.
-    const invokeConfig = new lambda.EventInvokeConfig(this, 'CloserInvokeConfig', { function: closer, retryAttempts: 0, maxEventAge: Duration.minutes(1) });
-    const schedule = new events.Rule(this, 'CloserSchedule', {
-      schedule: events.Schedule.rate(Duration.minutes(1)),
-      targets: [new targets.LambdaFunction(closer, { retryAttempts: 2, maxEventAge: Duration.minutes(2) })],
-    });
-    acknowledge(invokeConfig, { 'Serverless-LambdaAsyncFailureDestination': CLOSER_NEEDS_NO_DLQ });
-    acknowledge(schedule, { 'Serverless-EventBusDLQ': CLOSER_NEEDS_NO_DLQ });
+    this.closer = this.addCloser(fn);
 
     // 4. Alerts and the publisher, draining the state table's stream (alert outbox items and closed windows).
     this.monitor = new PipelineMonitor(this, 'Monitor', {
@@ -141,17 +121,8 @@ export class FraudPipeline extends Construct {
     });
     this.alertEventBus = props.alerts?.eventBus;
     this.alertTopic = props.alerts?.topic ?? (this.alertEventBus ? undefined : new sns.Topic(this, 'Alerts', { masterKey: key, enforceSSL: true }));
-    if (props.lake) {
-      const o = props.lake;
-      this.lake = new StreamingLake(this, 'Lake', {
-        schema: fraudResultColumns(spec),
-        eventTime: { field: 'window_start', format: EventTimeFormat.ISO_8601_UTC, projectionStart: o.projectionStart },
-        throughput: o.throughput, retention: o.retention, bufferingSize: o.bufferingSize, bufferingInterval: o.bufferingInterval,
-        lifecycle: o.lifecycle, rawArchive: o.rawArchive ?? false, database: o.database, bucket: o.bucket,
-        encryptionKey: key, removalPolicy: props.removalPolicy,
-        alarmAction: props.alarmAction ?? new cwActions.SnsAction(this.monitor.alarmTopic!),
-      });
-    }
+    // The results lake's alarms page where the pipeline's do.
+    this.lake = props.lake ? this.addLake(props, props.lake, spec, key) : undefined;
     this.publisherFailureBucket = bucket('PublisherFailures');
     this.publisher = this.addPublisher(fn, key);
 
@@ -159,8 +130,52 @@ export class FraudPipeline extends Construct {
     this.watch(lateRate);
   }
 
+  /** The scorer, its enhanced fan-out mapping, and its grants: state, late/*, and invalid/ in the failure bucket. */
+  private addScorer(fn: FunctionFactory, key: kms.IKey, logs: s3.IBucket, props: FraudPipelineProps): { scorer: lambda.Function; consumer: StreamConsumer } {
+    const scorer = fn('Scorer', 'fraud-scorer', { FRAUD_SPEC: this.specJson, LATE_BUCKET: this.lateBucket.bucketName }, { memorySize: 1024 });
+    namePropsAs(this, 'ScorerConsumer', { streamRetention: 'retention' });
+    const consumer = new StreamConsumer(this, 'ScorerConsumer', {
+      function: scorer, stream: this.stream, encryptionKey: key, accessLogs: logs, enhancedFanOut: true,
+      batchSize: FRAUD_SCORER_BATCH_SIZE, streamRetention: props.stream ? props.retention : undefined,
+    });
+    // Invalid events go to `invalid/` of the failure bucket: PutObject on its objects is already granted for Lambda's destination.
+    scorer.addEnvironment('FAILURE_BUCKET', consumer.failureBucket!.bucketName);
+    this.stateTable.grantScorer(scorer);
+    scorer.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.lateBucket.arnForObjects('late/*')] }));
+    key.grant(scorer, 'kms:GenerateDataKey');
+    const late = wildcardUnder(this, this.lateBucket.bucketArn, '/late/*');
+    if (late) acknowledge(scorer.role!, { [late]: 'The scorer writes one late-events object per batch under late/<date>/<shard>/<sequence range>.jsonl; PutObject on late/* is the narrowest grant that allows it.' });
+    return { scorer, consumer };
+  }
+
+  /** The closer and its one-minute schedule. A failed run is not retried: the next one does the same work from the same state. */
+  private addCloser(fn: FunctionFactory): lambda.Function {
+    const closer = fn('Closer', 'fraud-closer', { FRAUD_SPEC: this.specJson }, { asynchronousInvoker: CLOSER_NEEDS_NO_DLQ });
+    this.stateTable.grantCloser(closer);
+    const invokeConfig = new lambda.EventInvokeConfig(this, 'CloserInvokeConfig', { function: closer, retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    const schedule = new events.Rule(this, 'CloserSchedule', {
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(closer, { retryAttempts: 2, maxEventAge: Duration.minutes(2) })],
+    });
+    acknowledge(invokeConfig, { 'Serverless-LambdaAsyncFailureDestination': CLOSER_NEEDS_NO_DLQ });
+    acknowledge(schedule, { 'Serverless-EventBusDLQ': CLOSER_NEEDS_NO_DLQ });
+    return closer;
+  }
+
+  /** The StreamingLake of window results: its schema from the spec, event time = window_start. */
+  private addLake(props: FraudPipelineProps, o: FraudLakeOptions, spec: CompiledFraudSpec, key: kms.IKey): StreamingLake {
+    return new StreamingLake(this, 'Lake', {
+      schema: fraudResultColumns(spec),
+      eventTime: { field: 'window_start', format: EventTimeFormat.ISO_8601_UTC, projectionStart: o.projectionStart },
+      throughput: o.throughput, retention: o.retention, bufferingSize: o.bufferingSize, bufferingInterval: o.bufferingInterval,
+      lifecycle: o.lifecycle, rawArchive: o.rawArchive ?? false, database: o.database, bucket: o.bucket,
+      encryptionKey: key, removalPolicy: props.removalPolicy,
+      alarmAction: props.alarmAction ?? new cwActions.SnsAction(this.monitor.alarmTopic!),
+    });
+  }
+
   /** The publisher, its stream mapping (alerts and closed windows only) and its grants. */
-  private addPublisher(fn: (name: string, handler: string, env: { [k: string]: string }) => lambda.Function, key: kms.IKey): lambda.IFunction {
+  private addPublisher(fn: FunctionFactory, key: kms.IKey): lambda.IFunction {
     const env: { [k: string]: string } = { RESULTS_TABLE: this.resultsTable.table.tableName };
     if (this.alertTopic) env.ALERT_TOPIC_ARN = this.alertTopic.topicArn;
     if (this.alertEventBus) env.ALERT_EVENT_BUS_NAME = this.alertEventBus.eventBusName;
