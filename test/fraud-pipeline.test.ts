@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Size, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
@@ -239,6 +239,12 @@ describe('lake of results', () => {
       'distinct_saturated:array<string>', 'score:double', 'rules_hit:array<string>', 'alerted:array<string>',
     ]);
     expect([full.p.lake!.partitions.eventTimeField, full.p.lake!.partitions.projectionStart]).toEqual(['window_start', '2026-01-01']);
+  });
+
+  test('the lake\'s own checks name the props under `lake`', () => {
+    const make = (lake: object) => () => new FraudPipeline(new Stack(newApp(), 'S'), 'Fraud', { ...exampleFraudRules, lake });
+    expect(make({ bufferingSize: Size.mebibytes(32) })).toThrow(/`lake.bufferingSize` \(32 MiB\) must be 64-128 MiB/);
+    expect(make({ projectionStart: '2020-13-01' })).toThrow(/`lake.projectionStart`/);
   });
 
   test('an attribute that cannot be a column fails with `lake`, naming it', () => {

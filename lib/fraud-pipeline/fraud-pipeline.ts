@@ -164,6 +164,8 @@ export class FraudPipeline extends Construct {
 
   /** The StreamingLake of window results: its schema from the spec, event time = window_start. */
   private addLake(props: FraudPipelineProps, o: FraudLakeOptions, spec: CompiledFraudSpec, key: kms.IKey): StreamingLake {
+    // The lake's own checks name the props as the user wrote them, under `lake`.
+    namePropsAs(this, 'Lake', { ...Object.fromEntries(['throughput', 'retention', 'bufferingSize', 'bufferingInterval', 'lifecycle', 'bucket', 'database'].map((k) => [k, `lake.${k}`])), eventTime: 'lake' });
     return new StreamingLake(this, 'Lake', {
       schema: fraudResultColumns(spec),
       eventTime: { field: 'window_start', format: EventTimeFormat.ISO_8601_UTC, projectionStart: o.projectionStart },
