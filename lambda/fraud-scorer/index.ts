@@ -7,6 +7,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { emfDocument } from '../shared/batch/emf';
+import type { ShardState } from '../shared/fraud/item-codec';
 import { fraudUnits, type KinesisEventRecord } from '../shared/fraud/parse-event';
 import { StateStore, type DynamoSender } from '../shared/fraud/state-store';
 import { specFromEnv, type CompiledSpec } from '../shared/fraud/validate-spec';
@@ -72,6 +73,8 @@ function byShard(records: readonly KinesisEventRecord[]): Map<string, KinesisEve
 export function makeHandler(config: ScorerConfig, deps: ScorerDeps) {
   const now = deps.now ?? Date.now;
   const registered = new Set<string>();
+  /** The shard state each shard's last batch wrote, to run its GSI Query before its read (checked by version). */
+  const shards = new Map<string, ShardState>();
   const log = deps.log ?? ((line: string) => console.log(line));
   return async (event: KinesisBatchEvent, context: LambdaContextLike): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> => {
     const deadlineMs = now() + context.getRemainingTimeInMillis() - RESERVE_MS;
@@ -88,7 +91,7 @@ export function makeHandler(config: ScorerConfig, deps: ScorerDeps) {
       const run = await runShard(config.spec, {
         store, table: config.table, lateBucket: config.lateBucket, failureBucket: config.failureBucket, now, deadlineMs, sleep: deps.sleep, random: deps.random,
         putObject: async (Bucket, Key, Body) => void (await deps.s3.send(new PutObjectCommand({ Bucket, Key, Body, ContentType: 'application/x-ndjson' }))),
-      }, shardKey, shardId, fraudUnits(records, config.spec));
+      }, shardKey, shardId, fraudUnits(records, config.spec), shards);
       addRun(counts, run);
       if (run.failedRecord !== undefined) failures.push({ itemIdentifier: records[run.failedRecord].kinesis.sequenceNumber });
     }

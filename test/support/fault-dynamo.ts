@@ -30,6 +30,8 @@ export interface FaultOptions {
 export class FaultyDynamo implements DynamoSender {
   throttled = 0;
   conflicts = 0;
+  /** Transactions that will meet a version bump whatever the random source says. */
+  conflictsPending = 0;
   /** Commits left before the invocation dies; undefined = never. */
   dieAfterCommits?: number;
 
@@ -41,7 +43,10 @@ export class FaultyDynamo implements DynamoSender {
       throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException' });
     }
     const isTx = command instanceof TransactWriteItemsCommand;
-    if (isTx && this.o.store && this.o.random() < (this.o.conflict ?? 0)) this.bump(command);
+    if (isTx && this.o.store && (this.conflictsPending > 0 || this.o.random() < (this.o.conflict ?? 0))) {
+      this.conflictsPending = Math.max(0, this.conflictsPending - 1);
+      this.bump(command);
+    }
     const out = await this.inner.send(command);
     if (isTx && this.dieAfterCommits !== undefined) {
       if (this.dieAfterCommits <= 0) throw new InvocationDiedError('the invocation timed out after a committed transaction');

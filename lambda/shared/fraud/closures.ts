@@ -7,7 +7,8 @@
  * the shard owns that may be open (`ends`), with the wall time after which the index surely lists all
  * of them (`settleAt` = last creation or update + GSI_SETTLE_MS). Once the watermark has passed an end
  * no window with that end can be created any more (its events are late), so an end is forgotten after a
- * Query that ran past its settleAt. A Query runs only when some end is due: past the watermark and not
+ * Query that ran past the settleAt left by the batches before (the windows the querying batch wrote itself
+ * are closed with it). A Query runs only when some end is due: past the watermark and not
  * yet swept, or swept before it settled. So a shard pays about two Queries per window end, not one per
  * batch, and a window the index was slow to list is still closed.
  */
@@ -36,8 +37,10 @@ export function closeOwned(spec: FraudSpec, shardKey: string, wm: number | undef
 }
 
 /**
- * The shard's `ends` after a batch or tick: the ends of the owned windows it read or wrote are
- * refreshed; after a Query, the ends it covered are swept, and forgotten once settled.
+ * The shard's `ends` after a batch or tick. The ends of the owned windows it read or wrote are refreshed.
+ * After a Query, each end it covered is forgotten when the Query ran after that end's settleAt as read
+ * (every window written before this batch was listed; the ones this batch wrote were closed with it),
+ * else marked swept, to be queried once more after it settles.
  */
 export function nextEnds(shard: ShardState, owned: Iterable<WindowState>, wm: number | undefined, nowMs: number, queried: boolean): Map<number, EndMark> {
   const ends = new Map(shard.ends);
@@ -49,7 +52,8 @@ export function nextEnds(shard: ShardState, owned: Iterable<WindowState>, wm: nu
   if (queried && wm !== undefined) {
     for (const [end, mark] of ends) {
       if (end > wm) continue;
-      if (nowMs >= mark.settleAt) ends.delete(end);
+      const read = shard.ends.get(end);
+      if (read === undefined || nowMs >= read.settleAt) ends.delete(end);
       else ends.set(end, { settleAt: mark.settleAt, swept: true });
     }
   }
