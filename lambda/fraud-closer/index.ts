@@ -64,6 +64,18 @@ async function tickOne(config: CloserConfig, store: StateStore, shard: ShardStat
   return closed;
 }
 
+/**
+ * The tick on one shard at `nowMs`, without the idleness check: what the closer does once it has found
+ * the shard quiet (the corpus's explicit `tick` input). Returns the windows closed, or undefined when a
+ * scorer wrote the shard meanwhile.
+ */
+export async function tickShardAt(config: CloserConfig, deps: CloserDeps, shardKey: string, nowMs: number): Promise<number | undefined> {
+  const now = deps.now ?? Date.now;
+  const store = new StateStore({ client: deps.dynamo, table: config.table, deadlineMs: nowMs + 60_000, now, sleep: deps.sleep, random: deps.random });
+  const shard = decodeShard(shardKey, (await store.getItems([shardPk(shardKey)])).get(shardPk(shardKey)));
+  return tickOne(config, store, shard, nowMs);
+}
+
 export function makeHandler(config: CloserConfig, deps: CloserDeps) {
   const now = deps.now ?? Date.now;
   const log = deps.log ?? ((line: string) => console.log(line));

@@ -21,7 +21,9 @@ export type UnitOutcome =
   | { readonly kind: 'window_full' }
   /** Applied to at least one window; `late` lists the windows it was too late for. */
   | { readonly kind: 'applied'; readonly late: readonly WindowBounds[] }
-  | { readonly kind: 'late'; readonly late: readonly WindowBounds[] };
+  | { readonly kind: 'late'; readonly late: readonly WindowBounds[] }
+  /** A record the shard had already settled, delivered again: skipped. */
+  | { readonly kind: 'redelivered' };
 
 /** One window item to write: its final state of the batch, conditional on the version read. */
 export interface WindowWrite {
@@ -66,10 +68,15 @@ export interface ScorePlan {
 }
 
 /** The watermark after the batch: every valid event moves it, whatever the state says (contract step 5). */
-export function finalWatermark(spec: CompiledSpec, wm: number | undefined, units: readonly FraudUnit[]): number | undefined {
-  let w = wm;
-  for (const u of units) if (u.parsed.ok) w = advance(w, u.parsed.event.timeMs - spec.spec.allowedLatenessMs);
+export function finalWatermark(spec: CompiledSpec, shard: Pick<ShardState, 'wm' | 'seq'>, units: readonly FraudUnit[]): number | undefined {
+  let w = shard.wm;
+  for (const u of units) if (u.parsed.ok && !settled(shard, u)) w = advance(w, u.parsed.event.timeMs - spec.spec.allowedLatenessMs);
   return w;
+}
+
+/** Whether the shard already settled this record (sequence numbers grow along a shard). */
+export function settled(shard: Pick<ShardState, 'seq'>, u: FraudUnit): boolean {
+  return shard.seq !== undefined && BigInt(u.sequenceNumber) <= BigInt(shard.seq);
 }
 
 function advance(wm: number | undefined, t: number): number {
@@ -118,8 +125,7 @@ function classify(b: BatchState, e: FraudEvent, idHash: string, wm: number | und
     const pk = windowPk(e.customerId, bounds);
     const w = b.get(pk);
     if (w !== undefined && w.ids.has(idHash)) return { bounds, pk, cls: 'dup' };
-    // A window already closed (by its owner shard's watermark) can never change again: late.
-    if ((wm !== undefined && bounds.endMs <= wm) || w?.status === 'closed') return { bounds, pk, cls: 'late' };
+    if (wm !== undefined && bounds.endMs <= wm) return { bounds, pk, cls: 'late' };
     return { bounds, pk, cls: 'open' };
   });
 }
@@ -129,8 +135,17 @@ function scoreEvent(b: BatchState, i: number, e: FraudEvent, wm: number | undefi
   const idHash = valueHash(e.eventId);
   const slots = classify(b, e, idHash, wm);
   if (slots.every((s) => s.cls === 'dup')) return { kind: 'duplicate' };
-  const open = slots.filter((s) => s.cls === 'open');
+  let open = slots.filter((s) => s.cls === 'open');
   if (open.some((s) => (b.get(s.pk)?.ids.size ?? 0) >= spec.maxEventsPerWindow)) return { kind: 'window_full' };
+  // A window closed ahead of this watermark: a failed batch committed its closure (decided on the batch's final
+  // watermark) and persisted an earlier watermark. Every event of that batch the window could take is in it, so
+  // an event that is neither a duplicate nor late found it full (above). A closed window never changes again:
+  // past that (only when one customer's events come from two shards) the event is late for it.
+  const closed = open.filter((s) => b.get(s.pk)?.status === 'closed');
+  if (closed.length > 0) {
+    open = open.filter((s) => !closed.includes(s));
+    closed.forEach((s) => slots.splice(slots.indexOf(s), 1, { ...s, cls: 'late' }));
+  }
   for (const s of open) {
     const write = b.writable(s.pk, e.customerId, s.bounds, i);
     applyEvent(spec, write.state, e, idHash);
@@ -150,7 +165,9 @@ export function scoreBatch(input: ScoreInput): ScorePlan {
   const wmAfter: (number | undefined)[] = [];
   let wm = input.shard.wm;
   input.units.forEach((u, i) => {
-    if (!u.parsed.ok) {
+    if (settled(input.shard, u)) {
+      outcomes.push({ kind: 'redelivered' });
+    } else if (!u.parsed.ok) {
       outcomes.push({ kind: 'invalid', reason: u.parsed.reason });
     } else {
       outcomes.push(scoreEvent(b, i, u.parsed.event, wm));
@@ -160,7 +177,9 @@ export function scoreBatch(input: ScoreInput): ScorePlan {
   });
   const results = closeBatch(b, wm);
   const owned = [...input.windows.values(), ...b.current.values()].filter((w) => w.owner === input.shard.key && (w.status === 'open' || b.writes.has(w.pk)));
-  const shard: ShardState = { ...input.shard, wm, lastSeenAt: input.nowMs, ends: nextEnds(input.shard, owned, wm, input.nowMs, input.queried) };
+  const last = input.units[input.units.length - 1];
+  const seq = last === undefined || settled(input.shard, last) ? input.shard.seq : last.sequenceNumber;
+  const shard: ShardState = { ...input.shard, wm, lastSeenAt: input.nowMs, ...(seq === undefined ? {} : { seq }), ends: nextEnds(input.shard, owned, wm, input.nowMs, input.queried) };
   const writes = [...b.writes.values()].sort((x, y) => x.firstUnit - y.firstUnit);
   return { outcomes, wmAfter, writes, alerts: b.alerts, results, shard };
 }

@@ -8,12 +8,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { emfDocument } from '../shared/batch/emf';
 import type { ShardState } from '../shared/fraud/item-codec';
-import { fraudUnits, type KinesisEventRecord } from '../shared/fraud/parse-event';
+import { fraudUnits, type FraudUnit, type KinesisEventRecord } from '../shared/fraud/parse-event';
 import { StateStore, type DynamoSender } from '../shared/fraud/state-store';
 import { specFromEnv, type CompiledSpec } from '../shared/fraud/validate-spec';
 import { REGISTRY_PK } from '../shared/fraud/windows';
 import { addRun, emptyCounts, scorerMetrics } from './metrics';
-import { runShard } from './run';
+import { runShard, type ShardRun } from './run';
 
 export interface ScorerConfig {
   readonly spec: CompiledSpec;
@@ -31,6 +31,8 @@ export interface ScorerDeps {
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
   readonly log?: (line: string) => void;
+  /** Called with each shard's settled outcome (tests compare engines record by record). */
+  readonly onRun?: (shardId: string, records: readonly KinesisEventRecord[], units: readonly FraudUnit[], run: ShardRun) => void;
 }
 
 export interface KinesisBatchEvent {
@@ -88,10 +90,12 @@ export function makeHandler(config: ScorerConfig, deps: ScorerDeps) {
         await store.register(shardKey, REGISTRY_PK);
         registered.add(shardKey);
       }
+      const units = fraudUnits(records, config.spec);
       const run = await runShard(config.spec, {
         store, table: config.table, lateBucket: config.lateBucket, failureBucket: config.failureBucket, now, deadlineMs, sleep: deps.sleep, random: deps.random,
         putObject: async (Bucket, Key, Body) => void (await deps.s3.send(new PutObjectCommand({ Bucket, Key, Body, ContentType: 'application/x-ndjson' }))),
-      }, shardKey, shardId, fraudUnits(records, config.spec), shards);
+      }, shardKey, shardId, units, shards);
+      deps.onRun?.(shardId, records, units, run);
       addRun(counts, run);
       if (run.failedRecord !== undefined) failures.push({ itemIdentifier: records[run.failedRecord].kinesis.sequenceNumber });
     }

@@ -24,7 +24,8 @@ export function addRun(c: ScorerCounts, run: ShardRun): void {
   for (const o of run.outcomes) {
     c.events++;
     if (o.kind === 'applied') c.applied++;
-    if (o.kind === 'duplicate') c.duplicates++;
+    // A redelivered record the shard already settled counts with the duplicates (nothing happens to it).
+    if (o.kind === 'duplicate' || o.kind === 'redelivered') c.duplicates++;
     if ((o.kind === 'applied' || o.kind === 'late') && o.late.length > 0) c.late++;
     if (o.kind === 'invalid') c.invalid++;
     if (o.kind === 'window_full') c.windowFull++;

@@ -74,11 +74,11 @@ async function listed(io: ScorerIo, shardKey: string, wm: number, known: (pk: st
 export async function readState(spec: CompiledSpec, io: ScorerIo, shardKey: string, units: readonly FraudUnit[], cached?: ShardState): Promise<ReadState> {
   const keys = readKeys(spec, units);
   const keySet = new Set(keys);
-  const guessWm = cached && finalWatermark(spec, cached.wm, units);
+  const guessWm = cached && finalWatermark(spec, cached, units);
   const early = cached && queryDue(cached, guessWm, io.now()) ? await listed(io, shardKey, guessWm as number, (pk) => keySet.has(pk)) : [];
   const items = await io.store.getItems([shardPk(shardKey), ...keys, ...early]);
   const shard = decodeShard(shardKey, items.get(shardPk(shardKey)));
-  const wm = finalWatermark(spec, shard.wm, units);
+  const wm = finalWatermark(spec, shard, units);
   const queried = queryDue(shard, wm, io.now());
   let extra: string[] = [];
   // Same version: the cached state is the one read, so the early Query (or its absence) was the right one.
@@ -204,7 +204,8 @@ async function failFrom(io: ScorerIo, units: readonly FraudUnit[], a: Attempts, 
   if (k === 0) return failed(0);
   // Ends are never forgotten here: the closures of a failed batch may not have committed.
   const ends = new Map([...shard.ends, ...plan.shard.ends]);
-  const persisted: ShardState = { ...shard, wm: plan.wmAfter[k - 1], lastSeenAt: io.now(), ends };
+  const before = units[k - 1].sequenceNumber;
+  const persisted: ShardState = { ...shard, wm: plan.wmAfter[k - 1], lastSeenAt: io.now(), seq: shard.seq !== undefined && BigInt(shard.seq) > BigInt(before) ? shard.seq : before, ends };
   try {
     const outcome = await io.store.transact([shardPut(io.table, persisted)]);
     if (!outcome.ok) return failed(0);

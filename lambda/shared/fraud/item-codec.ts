@@ -105,6 +105,12 @@ export interface ShardState {
   /** Wall ms of the last batch that had records. */
   readonly lastSeenAt?: number;
   /**
+   * Sequence number of the last record whose outcome is settled (checkpointed or not): a redelivered
+   * record at or before it (a lost checkpoint, or an invocation that died after its last write) is
+   * skipped, so it is neither judged again against a later watermark nor written twice to the sinks.
+   */
+  readonly seq?: string;
+  /**
    * Ends of windows this shard owns that may still be open, each with the wall time after which the
    * GSI (eventually consistent) surely lists every such window, and whether a Query has swept it
    * since the watermark passed it. See lambda/fraud-scorer/closures.ts.
@@ -125,6 +131,7 @@ export function encodeShard(s: ShardState, v: number): Item {
   const item: Item = { pk: { S: shardPk(s.key) }, kind: { S: 'shard' }, v: { N: String(v) } };
   if (s.wm !== undefined) item.wm = { N: String(s.wm) };
   if (s.lastSeenAt !== undefined) item.lastSeenAt = { N: String(s.lastSeenAt) };
+  if (s.seq !== undefined) item.seq = { S: s.seq };
   const ends = [...s.ends].sort((a, b) => a[0] - b[0]).map(([e, m]) => [e, m.settleAt, m.swept ? 1 : 0]);
   item.ends = { S: JSON.stringify(ends) };
   return item;
@@ -138,6 +145,7 @@ export function decodeShard(key: string, item: Item | undefined): ShardState {
     key, v: Number(item.v?.N ?? '0'),
     wm: item.wm?.N === undefined ? undefined : Number(item.wm.N),
     lastSeenAt: item.lastSeenAt?.N === undefined ? undefined : Number(item.lastSeenAt.N),
+    ...(item.seq?.S === undefined ? {} : { seq: item.seq.S }),
     ends,
   };
 }
