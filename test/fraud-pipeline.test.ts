@@ -247,6 +247,11 @@ describe('lake of results', () => {
     expect(make({ projectionStart: '2020-13-01' })).toThrow(/`lake.projectionStart`/);
   });
 
+  test('an attribute named saturated fails with `lake`: its column would be the result\'s distinct_saturated', () => {
+    expect(() => build((s) => new FraudPipeline(s, 'Fraud', { ...exampleFraudRules, schema: { ...exampleFraudRules.schema, attributes: ['Saturated'] }, rules: [FraudRule.countAbove(1)], lake: {} })))
+      .toThrow(/`schema.attributes\[0\]` \('Saturated'\) becomes the lake column distinct_Saturated, which is already/);
+  });
+
   test('an attribute that cannot be a column fails with `lake`, naming it', () => {
     expect(() => build((s) => new FraudPipeline(s, 'Fraud', { ...exampleFraudRules, schema: { ...exampleFraudRules.schema, attributes: ['device.id'] }, rules: [FraudRule.countAbove(1)], lake: {} })))
       .toThrow(/`schema.attributes\[0\]` \('device.id'\) becomes the lake column distinct_device.id/);

@@ -262,5 +262,7 @@ export class FraudPipeline extends Construct {
 function checkLakeColumns(scope: Construct, spec: CompiledFraudSpec): void {
   spec.schema.attributes.forEach((a, i) => {
     if (!/^[A-Za-z0-9_]+$/.test(a)) throw propError(scope, `schema.attributes[${i}]`, `('${a}') becomes the lake column distinct_${a}; with \`lake\`, attributes must be letters, digits and underscores`);
+    // Glue column names are case-insensitive: `Saturated` would collide too.
+    if (a.toLowerCase() === 'saturated') throw propError(scope, `schema.attributes[${i}]`, `('${a}') becomes the lake column distinct_${a}, which is already the result's distinct_saturated column; rename the attribute's path or drop \`lake\``);
   });
 }
