@@ -203,6 +203,46 @@ describe('the checkpoint rule (contract section 7)', () => {
   });
 });
 
+describe('redelivery (found by the engine-vs-model test; each failed before its fix)', () => {
+  const spec = fraudSpec({ maxEventsPerWindow: 1, allowedLatenessMs: 0 });
+  test('a batch delivered again after it succeeded (lost checkpoint) is skipped, not judged again against the later watermark', async () => {
+    const { e } = setup(spec);
+    const batch = [rec(pay('e1', 'c1', T0 + 1000)), rec(pay('e2', 'c1', T0 + 2000)), rec(pay('e3', 'c9', T0 + 70_000))];
+    await e.score(batch);
+    expect(lastMetrics(e.logs)).toMatchObject({ Applied: 2, WindowFull: 1, LateEvents: 0, WindowsClosed: 1 });
+    const objects = e.s3.objects.size;
+    await e.score(batch);
+    // Judged again, e2 would be late (its window closed): a late line contradicting its window_full line.
+    expect(lastMetrics(e.logs)).toMatchObject({ Applied: 0, Duplicates: 3, WindowFull: 0, LateEvents: 0 });
+    expect(e.s3.lines('late/')).toEqual([]);
+    expect(e.s3.objects.size).toBe(objects);
+  });
+
+  test('a window closed by a failed batch ahead of its persisted watermark still refuses a full window\'s events as window_full', async () => {
+    const db = new MemoryDynamo();
+    let failing = true;
+    const flaky = {
+      send: async (c: object) => {
+        const actions = (c as { input?: { TransactItems?: { Put?: { Item?: Item } }[] } }).input?.TransactItems ?? [];
+        if (failing && actions.some((a) => a.Put?.Item?.pk.S === `s#${SHARD_KEY}`) && actions.length > 1) throw Object.assign(new Error('x'), { name: 'ThrottlingException' });
+        return db.send(c);
+      },
+    };
+    const e = engine(spec, flaky);
+    const others = Array.from({ length: 100 }, (_, i) => rec(pay(`o${i}`, `c${100 + i}`, T0 + 2000)));
+    const batch = [rec(pay('e1', 'c1', T0 + 1000)), ...others, rec(pay('e2', 'c1', T0 + 3000)), rec(pay('z', 'c9', T0 + 70_000))];
+    const out = await e.score(batch, 5000);
+    // The first transaction (c1's window, closed on the batch's final watermark, and 99 others) committed.
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: batch[100].kinesis.sequenceNumber }]);
+    expect(db.items.get(windowPk('c1', { startMs: T0, endMs: T0 + MIN }))?.status?.S).toBe('closed');
+    expect(shardOf(db).wm).toBe(T0 + 2000);
+    failing = false;
+    await e.score(batch.slice(100));
+    expect(lastMetrics(e.logs)).toMatchObject({ WindowFull: 1, LateEvents: 0 });
+    expect(e.s3.lines('late/')).toEqual([]);
+  });
+});
+
 describe('transaction packing', () => {
   const spec = fraudSpec();
   const win = (i: number, alerts = 0) => {

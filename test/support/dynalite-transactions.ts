@@ -53,7 +53,8 @@
  * tokens, the response's ConsumedCapacity / ItemCollectionMetrics (a
  * committed transaction answers `{}`), and atomicity against dynalite
  * itself failing between two BatchWriteItem requests of one transaction.
- * BatchGetItem goes through untouched; any other command is refused.
+ * BatchGetItem, Query and UpdateItem go through untouched (dynalite implements them); any other
+ * command is refused.
  *
  * Cost at dynalite of one emulated transaction of n actions: 1 BatchGetItem
  * when it is cancelled; 1 BatchGetItem plus ceil(n / 25) BatchWriteItem when
@@ -72,6 +73,8 @@ import {
   TransactionCanceledException,
   type TransactWriteItem,
   TransactWriteItemsCommand,
+  QueryCommand,
+  UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { mapWithConcurrency } from '../../lambda/shared/concurrency';
@@ -209,12 +212,15 @@ export class DynaliteTransactions implements DynamoDbSender {
     };
   }
 
-  send(command: TransactWriteItemsCommand | BatchGetItemCommand): Promise<unknown> {
+  send(command: TransactWriteItemsCommand | BatchGetItemCommand | QueryCommand | UpdateItemCommand): Promise<unknown> {
     this.apiCalls++;
     const run = (): Promise<unknown> => {
       if (command instanceof TransactWriteItemsCommand) return this.transact(command.input);
-      if (command instanceof BatchGetItemCommand) return this.call(() => this.inner.send(command));
-      return Promise.reject(validation(`DynaliteTransactions passes through BatchGetItem only, got ${(command as object).constructor.name}`));
+      // dynalite implements these itself (the fraud engine's GSI Query and registry UpdateItem among them).
+      if (command instanceof BatchGetItemCommand || command instanceof QueryCommand || command instanceof UpdateItemCommand) {
+        return this.call(() => this.inner.send(command as BatchGetItemCommand));
+      }
+      return Promise.reject(validation(`DynaliteTransactions passes through BatchGetItem, Query and UpdateItem only, got ${(command as object).constructor.name}`));
     };
     const result = queue.then(run, run);
     queue = result.catch(() => undefined);

@@ -108,6 +108,9 @@ export async function runEngine(spec: FraudSpec, input: readonly FraudInputItem[
     }
   };
 
+  const lastArrival = Math.max(0, ...input.map((i) => ('arrivalMs' in i ? i.arrivalMs : i.tick.nowMs)));
+  const firstArrival = Math.min(...input.map((i) => ('arrivalMs' in i ? i.arrivalMs : i.tick.nowMs)));
+  const maxSpanMs = spec.stateRetentionMs > lastArrival - firstArrival ? Infinity : 500;
   const shards = [...new Set(input.map((i) => i.shard))];
   for (const shard of shards) {
     let pending: KinesisEventRecord[] = [];
@@ -122,9 +125,9 @@ export async function runEngine(spec: FraudSpec, input: readonly FraudInputItem[
       const data = 'raw' in item ? item.raw : JSON.stringify(item.data);
       const record = kinesisRecord(data, item.arrivalMs, shard);
       indexOf.set(record.kinesis.sequenceNumber, index);
-      // A batch spans at most 500 ms of arrivals: its clock is its first arrival, and TTL decisions
-      // the stream places 1.5 s from any boundary come out as the model's.
-      if (pending.length > 0 && item.arrivalMs - pending[0].kinesis.approximateArrivalTimestamp * 1000 > 500) {
+      // When state can expire within the stream, a batch spans at most 500 ms of arrivals: its clock is its
+      // first arrival, and TTL decisions the stream places 1.5 s from any boundary come out as the model's.
+      if (pending.length > 0 && item.arrivalMs - pending[0].kinesis.approximateArrivalTimestamp * 1000 > maxSpanMs) {
         await drain(pending);
         pending = [];
       }

@@ -40,6 +40,8 @@ export function conditionHolds(expression: string, values: Item | undefined, old
 
 export class MemoryDynamo implements DynamoSender {
   readonly items = new Map<string, Item>();
+  /** pks of the items written with the GSI's keys (the sparse index); checked against `items` on each Query. */
+  private readonly indexed = new Set<string>();
   readonly calls: Record<DynamoOperation, number> = { BatchGetItem: 0, Query: 0, TransactWriteItems: 0, UpdateItem: 0 };
 
   get totalCalls(): number {
@@ -61,7 +63,8 @@ export class MemoryDynamo implements DynamoSender {
     if (keys.length === 0 || keys.length > 100) throw validation(`BatchGetItem takes 1..100 keys, got ${keys.length}`);
     const ids = keys.map((k) => k.pk.S as string);
     if (new Set(ids).size !== ids.length) throw validation('Provided list of item keys contains duplicates');
-    const found = ids.flatMap((id) => (this.items.has(id) ? [structuredClone(this.items.get(id) as Item)] : []));
+    // Items are shared, not copied: the engine never mutates what it sends or reads, and tests replace items whole.
+    const found = ids.flatMap((id) => (this.items.has(id) ? [this.items.get(id) as Item] : []));
     return { Responses: { [table]: found }, UnprocessedKeys: {} };
   }
 
@@ -71,7 +74,12 @@ export class MemoryDynamo implements DynamoSender {
     if (input.IndexName !== 'open' || input.KeyConditionExpression !== 'openShard = :s AND #end <= :w') throw validation(`memory-dynamo: unsupported query ${JSON.stringify(input)}`);
     const shard = input.ExpressionAttributeValues?.[':s'].S;
     const w = Number(input.ExpressionAttributeValues?.[':w'].N);
-    const rows = [...this.items.values()].filter((i) => i.openShard?.S === shard && i.end?.N !== undefined && Number(i.end.N) <= w);
+    const rows: Item[] = [];
+    for (const pk of this.indexed) {
+      const i = this.items.get(pk);
+      if (i?.openShard === undefined) this.indexed.delete(pk);
+      else if (i.openShard.S === shard && i.end?.N !== undefined && Number(i.end.N) <= w) rows.push(i);
+    }
     rows.sort((a, b) => Number(a.end.N) - Number(b.end.N) || (a.pk.S as string).localeCompare(b.pk.S as string));
     return { Items: rows.map((i) => ({ pk: i.pk, openShard: i.openShard, end: i.end })) };
   }
@@ -107,7 +115,10 @@ export class MemoryDynamo implements DynamoSender {
     if (reasons.some((r) => r.Code !== 'None')) {
       throw new TransactionCanceledException({ message: `Transaction cancelled [${reasons.map((r) => r.Code).join(', ')}]`, $metadata: {}, CancellationReasons: reasons });
     }
-    puts.forEach((p, i) => this.items.set(ids[i], structuredClone(p.Item as Record<string, AttributeValue>)));
+    puts.forEach((p, i) => {
+      this.items.set(ids[i], p.Item as Record<string, AttributeValue>);
+      if (p.Item?.openShard !== undefined) this.indexed.add(ids[i]);
+    });
     return {};
   }
 }
