@@ -21,6 +21,7 @@ import { parseConfig, transformBatch, type SourceRecord } from '../lambda/fireho
 import { benchArchiveProcessor } from './archive';
 import { benchHotPath } from './hot-path';
 import { benchKpl } from './kpl';
+import { wanted } from './local-ddb';
 import { prng } from './prng';
 import { benchReplay } from './replay';
 
@@ -244,18 +245,20 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const t0 = Date.now();
-  const batches = makeBatches();
-  const recordBytes = Math.round(batches.flat().reduce((n, r) => n + Buffer.from(r.payload, 'base64').length, 0) / (BATCH_SIZE * DISTINCT_BATCHES));
-  benchBundle();
-  benchModuleInit();
-  benchCore(batches, recordBytes);
-  benchFloor(batches, recordBytes);
-  await benchHandler(batches, recordBytes);
-  await benchKpl(bench);
-  await benchHotPath(bench);
-  await benchArchiveProcessor(bench);
-  await benchReplay(bench);
-  benchAppSynth();
+  if (wanted('firehose')) {
+    const batches = makeBatches();
+    const recordBytes = Math.round(batches.flat().reduce((n, r) => n + Buffer.from(r.payload, 'base64').length, 0) / (BATCH_SIZE * DISTINCT_BATCHES));
+    benchBundle();
+    benchModuleInit();
+    benchCore(batches, recordBytes);
+    benchFloor(batches, recordBytes);
+    await benchHandler(batches, recordBytes);
+  }
+  if (wanted('kpl')) await benchKpl(bench);
+  if (wanted('hot-path')) await benchHotPath(bench);
+  if (wanted('archive')) await benchArchiveProcessor(bench);
+  if (wanted('replay')) await benchReplay(bench);
+  if (wanted('synth')) benchAppSynth();
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
