@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, transformBatch, type SourceRecord } from '../lambda/firehose-transform/core';
 import { benchArchiveProcessor } from './archive';
+import { benchFraud } from './fraud-bench';
 import { benchHotPath } from './hot-path';
 import { benchKpl } from './kpl';
 import { wanted } from './local-ddb';
@@ -258,6 +259,7 @@ async function main(): Promise<void> {
   if (wanted('hot-path')) await benchHotPath(bench);
   if (wanted('archive')) await benchArchiveProcessor(bench);
   if (wanted('replay')) await benchReplay(bench);
+  if (wanted('fraud')) await benchFraud(bench);
   if (wanted('synth')) benchAppSynth();
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
