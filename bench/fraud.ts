@@ -5,7 +5,8 @@
  *                          the issue's five rules) through the naive engine (bench/fraud-naive.ts) and the scorer:
  *                          ms per 1,000 events (median batch) and DynamoDB API calls per 1,000 events, side by
  *                          side, at zero delay and with every request held BENCH_RTT_MS (default 4) by the
- *                          loopback latency proxy; the engines' final results and alerts are compared
+ *                          loopback latency proxy; the final results and alerts of the scorer, the naive engine and
+ *                          the reference model (test/support/fraud-model.ts) must be equal, or the bench fails
  *   (fraud-scorer: see bench/fraud-scorer.ts)
  *
  * Each engine gets a fresh state table (the contract's layout: pk, sparse GSI `open` on openShard/end).
@@ -17,8 +18,9 @@ import {
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { FraudAlert, FraudSpec, FraudWindowResult } from '../lambda/shared/fraud/spec';
 import { dynamoClient } from '../test/integration/local-aws';
+import { runFraudModel } from '../test/support/fraud-model';
 import { startLatencyProxy } from '../test/support/latency-proxy';
-import { benchSpec, generateRecords, toKinesisEvents } from './fraud-events';
+import { BATCH_EVENTS, benchSpec, generateRecords, SHARD_ID, type StreamRecord, toKinesisEvents } from './fraud-events';
 import { NaiveFraudScorer } from './fraud-naive';
 import { type Bench, benchRttMs, diff, type ServerCounter, startCountedLocalAws, total } from './local-ddb';
 
@@ -103,6 +105,12 @@ export function assertSameOutcome(a: Outcome, b: Outcome, what: string): void {
   }
 }
 
+/** What the reference model (test/support/fraud-model.ts) decides on the same records, in the same shape. */
+export function modelOutcome(spec: FraudSpec, records: readonly StreamRecord[]): Outcome {
+  const out = runFraudModel(spec, records.map((r) => ({ shard: SHARD_ID, arrivalMs: r.arrivalMs, raw: r.data })));
+  return { results: out.results, alerts: [...out.alerts].sort((a, b) => a.alert_id.localeCompare(b.alert_id)) };
+}
+
 /** One engine's pass over the batches. */
 export interface EngineRun {
   readonly batchMs: number[];
@@ -165,7 +173,8 @@ export type ScorerRunner = (ddb: DynamoDBClient, reader: DynamoDBClient, spec: F
 
 export async function benchFraudVsNaive(bench: Bench, scorer: ScorerRunner | undefined): Promise<void> {
   const spec = benchSpec();
-  const events = toKinesisEvents(generateRecords(FRAUD_BATCHES));
+  const records = generateRecords(FRAUD_BATCHES);
+  const events = toKinesisEvents(records);
   const delayMs = benchRttMs();
   const { aws, counter } = await startCountedLocalAws('fraud');
   const proxy = await startLatencyProxy({ target: aws.endpoints.dynamodb, delayMs });
@@ -175,11 +184,13 @@ export async function benchFraudVsNaive(bench: Bench, scorer: ScorerRunner | und
     log(`${events.length} batches of ${events[0].Records.length} events, zero delay`);
     const naive0 = await runNaive(direct, direct, spec, events, counter);
     log(`naive, zero delay: ${JSON.stringify(runFigures(naive0))}; ${naive0.outcome.results.length} results, ${naive0.outcome.alerts.length} alerts`);
+    assertSameOutcome(naive0.outcome, modelOutcome(spec, records), 'naive and reference model outcomes (zero delay)');
     const s0 = scorer === undefined ? undefined : await scorer(direct, direct, spec, events, counter);
     if (s0 !== undefined) assertSameOutcome(s0.outcome, naive0.outcome, 'scorer and naive outcomes (zero delay)');
     const few = events.slice(0, FRAUD_RTT_BATCHES);
     log(`${few.length} batches through the latency proxy (${delayMs} ms per request)`);
     const naiveD = await runNaive(delayed, direct, spec, few, counter);
+    assertSameOutcome(naiveD.outcome, modelOutcome(spec, records.slice(0, few.length * BATCH_EVENTS)), `naive and reference model outcomes (${delayMs} ms)`);
     const sD = scorer === undefined ? undefined : await scorer(delayed, direct, spec, few, counter);
     if (sD !== undefined) assertSameOutcome(sD.outcome, naiveD.outcome, `scorer and naive outcomes (${delayMs} ms)`);
     const side = (run: EngineRun | undefined): Record<string, number> | null => (run === undefined ? null : runFigures(run));
@@ -192,7 +203,9 @@ export async function benchFraudVsNaive(bench: Bench, scorer: ScorerRunner | und
       window: 'tumbling 30 s',
       results: naive0.outcome.results.length,
       alerts: naive0.outcome.alerts.length,
-      outcomes_equal: s0 === undefined ? null : true,
+      // Checked above (the bench throws otherwise): naive = reference model, and scorer = naive, on every run.
+      naive_equals_model: true,
+      scorer_equals_naive: s0 === undefined ? null : true,
       naive: side(naive0),
       scorer: side(s0),
       ratio_ms: ratio(naive0, s0),

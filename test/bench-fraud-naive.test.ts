@@ -11,6 +11,7 @@ import { toKinesisEvents, type StreamRecord } from '../bench/fraud-events';
 import { NaiveFraudScorer } from '../bench/fraud-naive';
 import { windowsOf } from '../bench/fraud-naive-core';
 import { dynamoClient, localAwsEndpoints } from './integration/local-aws';
+import { loadFraudCorpus } from './support/fraud-corpus';
 
 const T0 = Date.UTC(2026, 11, 3, 12, 0, 0);
 const SPEC: FraudSpec = {
@@ -95,6 +96,48 @@ describe('bench naive fraud engine', () => {
         ['c1', w0.s, 3, ['max_above_100', 'count_above_2', 'distinct_country_above_1']],
         ['c2', iso(120), 1, []],
       ]);
+    } finally {
+      ddb.destroy();
+    }
+  });
+});
+
+describe('bench naive fraud engine on the corpus', () => {
+  const ARN = 'arn:aws:kinesis:us-east-1:123456789012:stream/corpus';
+  const files = loadFraudCorpus().filter((c) => c.engines.includes('lambda'));
+
+  test('the corpus has lambda scenarios', () => {
+    expect(files.length).toBeGreaterThan(10);
+  });
+
+  test.each(files.map((c) => [c.name, c] as const))('%s: alerts, results, duplicates, late and invalid counts as expected', async (_name, c) => {
+    const ddb = dynamoClient(localAwsEndpoints().dynamodb);
+    try {
+      const tableName = await createStateTable(ddb, 'naive-corpus');
+      let clock = 0;
+      const naive = new NaiveFraudScorer({ client: ddb, tableName, spec: c.spec, now: () => clock });
+      let seq = 0;
+      // One record per batch, each shard's records in the global arrival order: closing after every event.
+      for (const item of c.input) {
+        if ('tick' in item) {
+          clock = item.tick.nowMs;
+          await naive.tick(`${ARN}|${item.shard}`, item.tick.nowMs);
+          continue;
+        }
+        clock = item.arrivalMs;
+        const data = 'raw' in item ? item.raw : JSON.stringify(item.data);
+        const [event] = toKinesisEvents([{ arrivalMs: item.arrivalMs, partitionKey: 'k', data }], item.shard, ARN);
+        const sequenceNumber = String(++seq).padStart(20, '0');
+        event.Records[0].kinesis.sequenceNumber = sequenceNumber;
+        event.Records[0].eventID = `${item.shard}:${sequenceNumber}`;
+        await naive.handle(event);
+      }
+      const outcome = await readOutcome(ddb, tableName);
+      expect(outcome.results).toEqual(c.expected.results);
+      expect(outcome.alerts).toEqual([...c.expected.alerts].sort((a, b) => a.alert_id.localeCompare(b.alert_id)));
+      expect(naive.stats.duplicates).toBe(c.expected.duplicates);
+      expect(naive.stats.late).toBe(c.expected.late.length);
+      expect(Object.values(naive.stats.invalid).reduce((a, b) => a + (b ?? 0), 0)).toBe(c.expected.invalid.length);
     } finally {
       ddb.destroy();
     }
