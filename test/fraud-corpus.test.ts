@@ -37,7 +37,7 @@ describe('fraud corpus: files are well formed', () => {
     expect(corpus.map((c) => c.name)).toEqual(expect.arrayContaining([
       'in-order', 'out-of-order-within-lateness', 'late-beyond-lateness', 'duplicates', 'replay-after-close',
       'interleaved-customers', 'window-boundaries', 'hopping-windows', 'quiet-shard-tick', 'distinct-cap', 'future-timestamps',
-      'invalid-records', 'score-at-least', 'sum-crosses-twice', 'window-full',
+      'invalid-records', 'score-at-least', 'sum-crosses-twice', 'window-full', 'hopping-partial-late',
     ]));
   });
 
@@ -201,6 +201,15 @@ describe('reference model: rules the corpus states only in passing', () => {
     const m2 = new FraudModel({ ...spec, stateRetentionMs: 0 });
     m2.push(ev('a', T0, 1));
     expect(() => m2.push(ev('b', T0 + 1, 1, T0 + 3600000))).toThrow(/expired before it closed/);
+  });
+
+  test('alerts and results are JSON values: an amount of -0 reads back as 0', () => {
+    const m = new FraudModel(spec);
+    m.push(ev('a', T0, '-0.00'));
+    m.push(ev('z', T0 + 80000, 1));
+    const r = m.output().results[0];
+    expect(Object.is(r.amount_min, 0)).toBe(true);
+    expect(Object.is(r.amount_avg, 0)).toBe(true);
   });
 
   test('alertId and resultId are the first 32 hex chars of sha256 over the contract strings', () => {

@@ -35,29 +35,31 @@ describe('generateFraudStream', () => {
     });
 
     test('every spec is valid and every stream is well formed', () => {
+      // Collected, then asserted once: 240,000 expect calls would take a minute.
+      const problems: string[] = [];
       for (const s of streams) {
-        expect(fraudSpecProblems(s.spec)).toEqual([]);
-        const records = s.input.filter((i) => !('tick' in i));
-        expect(records.length).toBeGreaterThanOrEqual(50);
-        expect(records.length).toBeLessThanOrEqual(400 * 1.1);
-        expect(s.shards.length).toBeGreaterThanOrEqual(1);
-        expect(s.shards.length).toBeLessThanOrEqual(4);
+        const bad = (what: string): number => problems.push(`seed ${s.seed}: ${what}`);
+        for (const p of fraudSpecProblems(s.spec)) bad(p);
+        const records = s.input.filter((i) => !('tick' in i)).length;
+        if (records < 50 || records > 440) bad(`${records} records`);
+        if (s.shards.length < 1 || s.shards.length > 4) bad(`${s.shards.length} shards`);
         const customerPath = parseDottedPath(s.spec.schema.customerId, 'customerId');
         const shardOf = new Map<unknown, string>();
         let last = -Infinity;
         for (const item of s.input) {
-          expect(s.shards).toContain(item.shard);
+          if (!s.shards.includes(item.shard)) bad(`unknown shard ${item.shard}`);
           if ('tick' in item) continue;
-          expect(item.arrivalMs).toBeGreaterThanOrEqual(last);
+          if (item.arrivalMs < last) bad(`arrival goes back at ${item.arrivalMs}`);
           last = item.arrivalMs;
           if (!('data' in item)) continue;
           const c = getAtPath(item.data, customerPath);
           if (typeof c !== 'string' || c === '') continue;
           // A customer is its partition key: always the same shard.
-          expect(shardOf.get(c) ?? item.shard).toBe(item.shard);
+          if ((shardOf.get(c) ?? item.shard) !== item.shard) bad(`customer ${c} on two shards`);
           shardOf.set(c, item.shard);
         }
       }
+      expect(problems).toEqual([]);
     });
 
     test('every category occurs', () => {
@@ -99,7 +101,8 @@ describe('generateFraudStream', () => {
     });
 
     test('the model runs all of them quickly', () => {
-      expect(modelMs).toBeLessThan(30_000);
+      // About 3 s on a quiet 2-core machine; generous, as other jobs share it.
+      expect(modelMs).toBeLessThan(60_000);
     });
   });
 });

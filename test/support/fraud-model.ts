@@ -36,71 +36,17 @@ import {
   type WindowBounds,
 } from '../../lambda/shared/fraud/spec';
 import { parseFraudEvent, schemaPaths, type ModelEvent, type SchemaPaths } from './fraud-model-parse';
+import type {
+  Disposition,
+  FailureRecord,
+  FraudExpected,
+  FraudInputItem,
+  FraudModelOutput,
+  IsoWindow,
+  LateSinkRecord,
+} from './fraud-model-types';
 
-export type FraudInputItem =
-  | { readonly shard: string; readonly arrivalMs: number; readonly data: unknown }
-  | { readonly shard: string; readonly arrivalMs: number; readonly raw: string }
-  | { readonly shard: string; readonly tick: { readonly nowMs: number } };
-
-export interface IsoWindow {
-  readonly window_start: string;
-  readonly window_end: string;
-}
-
-/** The corpus file's `expected` block (section 9). */
-export interface FraudExpected {
-  readonly alerts: FraudAlert[];
-  readonly results: FraudWindowResult[];
-  readonly late: { readonly event_id: string; readonly late_windows: IsoWindow[] }[];
-  readonly invalid: { readonly index: number; readonly reason: FraudInvalidReason }[];
-  readonly duplicates: number;
-  readonly watermarks: Record<string, string | null>;
-}
-
-/** A late-sink line (section 7, without the S3-only sequence number), plus the input index. */
-export interface LateSinkRecord {
-  readonly index: number;
-  readonly event_id: string;
-  readonly customer_id: string;
-  readonly event_time: string;
-  readonly late_windows: IsoWindow[];
-  /** The shard's watermark the event was judged against (before the event's own step 5). */
-  readonly watermark: string | null;
-  readonly shard_id: string;
-  readonly payload: Record<string, unknown>;
-}
-
-/** A failure-destination line (section 7, without sequence numbers), plus the input index. */
-export interface FailureRecord {
-  readonly index: number;
-  readonly reason: FraudInvalidReason;
-  readonly shard_id: string;
-  readonly arrival: string;
-  readonly payload_base64: string;
-}
-
-export type Disposition =
-  | { readonly index: number; readonly kind: 'tick' }
-  | { readonly index: number; readonly kind: 'invalid'; readonly reason: FraudInvalidReason }
-  | { readonly index: number; readonly kind: 'duplicate'; readonly eventId: string }
-  | {
-      readonly index: number;
-      /** `late` when at least one window was late (some may still have been applied), else `applied`. */
-      readonly kind: 'applied' | 'late';
-      readonly eventId: string;
-      readonly applied: WindowBounds[];
-      readonly late: WindowBounds[];
-      /** Windows of the event that already held its id (skipped, not counted again). */
-      readonly duplicate: WindowBounds[];
-    };
-
-export interface FraudModelOutput extends FraudExpected {
-  readonly lateSink: LateSinkRecord[];
-  readonly failures: FailureRecord[];
-  readonly dispositions: Disposition[];
-  /** Windows still open at the end (not results), sorted like results. */
-  readonly open: { readonly customer_id: string; readonly window_start: string; readonly window_end: string; readonly owner: string }[];
-}
+export type * from './fraud-model-types';
 
 export class ModelUndefinedError extends Error {}
 
@@ -154,6 +100,8 @@ export class FraudModel {
   private readonly paths: SchemaPaths;
   /** customerId → window start → item. Items are never deleted; TTL is checked on read. */
   private readonly items = new Map<string, Map<number, WindowItem>>();
+  /** Shard → the open windows it owns (what its watermark can close). */
+  private readonly openByShard = new Map<string, Set<WindowItem>>();
   /** Shard → watermark W (absent = −∞). Every shard seen in the input has an entry. */
   private readonly watermarks = new Map<string, number>();
   private readonly alerts: FraudAlert[] = [];
@@ -171,7 +119,10 @@ export class FraudModel {
   push(item: FraudInputItem): Disposition {
     const index = this.dispositions.length;
     let d: Disposition;
-    if (!this.watermarks.has(item.shard)) this.watermarks.set(item.shard, -Infinity);
+    if (!this.watermarks.has(item.shard)) {
+      this.watermarks.set(item.shard, -Infinity);
+      this.openByShard.set(item.shard, new Set());
+    }
     if ('tick' in item) {
       // Section 4: W := max(W, now − allowedLateness), then close as in step 6.
       this.advance(item.shard, item.tick.nowMs - this.spec.allowedLatenessMs);
@@ -211,7 +162,8 @@ export class FraudModel {
       const item = this.read(e.customerId, w, nowMs);
       if (item !== undefined && item.ids.has(e.eventId)) dup.push(w);
       else if (w.endMs <= W) late.push(w);
-      else if (item !== undefined && item.closed) {
+      else if (this.items.get(e.customerId)?.get(w.startMs)?.closed === true) {
+        // Closed (TTL-expired or not) yet not late for this shard: only a customer on two shards gets here.
         throw new ModelUndefinedError(`event ${e.eventId} (shard ${shard}) would update closed window ${windowIso(w.startMs)} of ${e.customerId}`);
       } else open.push(w);
     }
@@ -279,6 +231,7 @@ export class FraudModel {
         closed: false,
       };
       byStart.set(w.startMs, item);
+      this.openByShard.get(shard)!.add(item);
     }
     item.count += 1;
     item.sum += e.amount; // IEEE double, in arrival order
@@ -346,9 +299,11 @@ export class FraudModel {
   private advance(shard: string, candidate: number): void {
     const W = Math.max(this.watermarks.get(shard)!, candidate);
     this.watermarks.set(shard, W);
-    for (const byStart of this.items.values()) {
-      for (const item of byStart.values()) {
-        if (item.owner === shard && !item.closed && item.bounds.endMs <= W) this.close(item);
+    const open = this.openByShard.get(shard)!;
+    for (const item of open) {
+      if (item.bounds.endMs <= W) {
+        open.delete(item);
+        this.close(item);
       }
     }
   }
@@ -388,9 +343,11 @@ export class FraudModel {
       .filter((i) => !i.closed)
       .map((i) => ({ customer_id: i.customerId, ...isoWindow(i.bounds), owner: i.owner }))
       .sort(byCustomerThenStart);
+    // Alerts and results as consumers see them: JSON (so an amount of -0 reads back as 0).
+    const asJson = <T>(x: T): T => JSON.parse(JSON.stringify(x));
     return {
-      alerts: [...this.alerts],
-      results: [...this.results].sort(byCustomerThenStart),
+      alerts: asJson(this.alerts),
+      results: asJson([...this.results].sort(byCustomerThenStart)),
       late: this.lateSink.map((l) => ({ event_id: l.event_id, late_windows: l.late_windows })),
       invalid: this.failures.map((f) => ({ index: f.index, reason: f.reason })),
       duplicates: this.duplicates,
