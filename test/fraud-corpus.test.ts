@@ -192,15 +192,19 @@ describe('reference model: rules the corpus states only in passing', () => {
     expect(m.push(ev('a', T0, 1, expiresMs + 1000))).toMatchObject({ kind: 'late' });
   });
 
-  test('the contract gaps throw instead of guessing', () => {
+  test('the contract gap (a customer on two shards updating a closed window) throws instead of guessing', () => {
     const m = new FraudModel(spec);
     m.push(ev('a', T0, 1, undefined, 's-0'));
     m.push(ev('b', T0 + 80000, 1, undefined, 's-0'));
     // Same customer on another shard whose watermark is still −∞: the window is closed but not late there.
     expect(() => m.push(ev('c', T0 + 5, 1, T0 + 80200, 's-1'))).toThrow(ModelUndefinedError);
-    const m2 = new FraudModel({ ...spec, stateRetentionMs: 0 });
-    m2.push(ev('a', T0, 1));
-    expect(() => m2.push(ev('b', T0 + 1, 1, T0 + 3600000))).toThrow(/expired before it closed/);
+  });
+
+  test('an open window whose TTL passes before it closes is dropped without a result (contract 6: expired = absent)', () => {
+    const m = new FraudModel({ ...spec, stateRetentionMs: 0 });
+    m.push(ev('a', T0, 1)); // expiresAt = T0/1000 + 70 s
+    m.push(ev('z', T0 + 80000, 1, T0 + 80100)); // W = T0 + 70 s would close it, but at now = T0 + 80.1 s it has expired
+    expect(m.output()).toMatchObject({ results: [], expiredOpen: 1 });
   });
 
   test('alerts and results are JSON values: an amount of -0 reads back as 0', () => {

@@ -64,6 +64,7 @@ describe('generateFraudStream', () => {
 
     test('every category occurs', () => {
       const seen = Object.fromEntries(FRAUD_STREAM_CATEGORIES.map((c) => [c, streams.filter((s) => s.categories[c] > 0).length]));
+      console.log(`fraud streams: seeds ${FIRST_SEED}-${LAST_SEED} with each category: ${JSON.stringify(seen)}`);
       expect(Object.entries(seen).filter(([, n]) => n === 0)).toEqual([]);
     });
 
@@ -87,6 +88,12 @@ describe('generateFraudStream', () => {
       expect(lateAfterTtl.length).toBeGreaterThan(5);
     });
 
+    test('a final idle period lets the closer tick every shard until no window is left open', () => {
+      const finals = outputs.filter((_, k) => streams[k].categories.final_tick > 0);
+      expect(finals.length).toBeGreaterThan(100);
+      expect(finals.filter((o) => o.open.length > 0)).toEqual([]);
+    });
+
     test('no input item is lost or counted twice', () => {
       for (const [k, o] of outputs.entries()) {
         const input = streams[k].input;
@@ -97,12 +104,14 @@ describe('generateFraudStream', () => {
         expect(count('late')).toBe(o.lateSink.length);
         expect(count('duplicate')).toBe(o.duplicates);
         expect(count('applied') + count('late') + count('invalid') + count('duplicate') + count('tick')).toBe(input.length);
+        // Generated streams stay clear of the TTL edge (an open window expiring before it closes).
+        expect(o.expiredOpen).toBe(0);
       }
     });
 
     test('the model runs all of them quickly', () => {
-      // About 3 s on a quiet 2-core machine; generous, as other jobs share it.
-      expect(modelMs).toBeLessThan(60_000);
+      // 3-7 s outside jest on this shared 2-core machine, 7-25 s inside it under load; generous on purpose.
+      expect(modelMs).toBeLessThan(90_000);
     });
   });
 });

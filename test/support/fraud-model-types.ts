@@ -65,6 +65,8 @@ export interface FraudModelOutput extends FraudExpected {
   readonly lateSink: LateSinkRecord[];
   readonly failures: FailureRecord[];
   readonly dispositions: Disposition[];
+  /** Open windows whose state TTL passed before they closed (dropped, no result); 0 in generated streams. */
+  readonly expiredOpen: number;
   /** Windows still open at the end (not results), sorted like results. */
   readonly open: { readonly customer_id: string; readonly window_start: string; readonly window_end: string; readonly owner: string }[];
 }

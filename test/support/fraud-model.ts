@@ -19,10 +19,14 @@
  * (failure-destination lines) and `dispositions` (one per input item: exactly one of applied /
  * duplicate / late (which may also have applied windows) / invalid, or tick).
  *
- * Two situations the contract leaves undefined throw `ModelUndefinedError` rather than guess:
- * an event that would update a window already closed (only possible when one customer's events come
- * from two shards), and a read of an open window whose TTL has passed. Same-shard customers with
- * event times within `stateRetentionMs` of arrival (what the corpus and fraud-streams.ts produce) never hit them.
+ * TTL, literally (section 6: an expired item is absent): an open window whose TTL passes before its
+ * watermark closes it is dropped without a result (or replaced by a new item if an event comes for it);
+ * `expiredOpen` counts these. It is an edge where "now" (arrival vs processing time) decides the outcome,
+ * so fraud-streams.ts never produces it and its test asserts the count is 0.
+ *
+ * One situation the contract leaves undefined throws `ModelUndefinedError` rather than guess: an event
+ * that would update a window already closed, which only a customer whose events come from two shards
+ * can cause (the corpus and fraud-streams.ts key every customer to one shard).
  */
 
 import { createHash } from 'node:crypto';
@@ -98,7 +102,7 @@ interface WindowItem {
 
 export class FraudModel {
   private readonly paths: SchemaPaths;
-  /** customerId → window start → item. Items are never deleted; TTL is checked on read. */
+  /** customerId → window start → item. TTL is checked on every read; an open item past it is removed (dropExpired). */
   private readonly items = new Map<string, Map<number, WindowItem>>();
   /** Shard → the open windows it owns (what its watermark can close). */
   private readonly openByShard = new Map<string, Set<WindowItem>>();
@@ -110,6 +114,7 @@ export class FraudModel {
   private readonly failures: FailureRecord[] = [];
   private readonly dispositions: Disposition[] = [];
   private duplicates = 0;
+  private expiredOpen = 0;
 
   constructor(private readonly spec: FraudSpec) {
     this.paths = schemaPaths(spec);
@@ -125,7 +130,7 @@ export class FraudModel {
     }
     if ('tick' in item) {
       // Section 4: W := max(W, now − allowedLateness), then close as in step 6.
-      this.advance(item.shard, item.tick.nowMs - this.spec.allowedLatenessMs);
+      this.advance(item.shard, item.tick.nowMs - this.spec.allowedLatenessMs, item.tick.nowMs);
       d = { index, kind: 'tick' };
     } else {
       const text = 'raw' in item ? item.raw : JSON.stringify(item.data);
@@ -193,7 +198,7 @@ export class FraudModel {
       d = { index, kind: late.length > 0 ? 'late' : 'applied', eventId: e.eventId, applied: open, late, duplicate: dup };
     }
     // Steps 5 and 6, for every valid event (duplicates, late and window_full ones too).
-    this.advance(shard, e.t - this.spec.allowedLatenessMs);
+    this.advance(shard, e.t - this.spec.allowedLatenessMs, nowMs);
     return d;
   }
 
@@ -202,18 +207,31 @@ export class FraudModel {
     const item = this.items.get(customerId)?.get(w.startMs);
     if (item === undefined) return undefined;
     // Section 6: "an item whose expiresAt < now (seconds)" is absent; now in whole epoch seconds.
-    if (item.expiresAt < Math.floor(nowMs / 1000)) {
-      if (!item.closed) throw new ModelUndefinedError(`open window ${windowIso(w.startMs)} of ${customerId} expired before it closed`);
-      return undefined;
-    }
-    return item;
+    return this.expired(item, nowMs) ? undefined : item;
+  }
+
+  /** Section 6: "an item whose expiresAt < now (seconds)" is absent; now in whole epoch seconds. */
+  private expired(item: WindowItem, nowMs: number): boolean {
+    return item.expiresAt < Math.floor(nowMs / 1000);
+  }
+
+  /** An open item reached its TTL before closing: it is gone, and yields no result. */
+  private dropExpired(item: WindowItem): void {
+    this.openByShard.get(item.owner)!.delete(item);
+    this.items.get(item.customerId)!.delete(item.bounds.startMs);
+    this.expiredOpen += 1;
   }
 
   /** Section 3, "Applying e to window w", then the alert decisions for that window. */
   private apply(shard: string, e: ModelEvent, w: WindowBounds, nowMs: number): void {
     let byStart = this.items.get(e.customerId);
     if (byStart === undefined) this.items.set(e.customerId, (byStart = new Map()));
-    let item = this.read(e.customerId, w, nowMs);
+    let item = byStart.get(w.startMs);
+    if (item !== undefined && this.expired(item, nowMs)) {
+      // Only an open item can be here: a closed one is never applied to (see onEvent).
+      this.dropExpired(item);
+      item = undefined;
+    }
     if (item === undefined) {
       item = {
         customerId: e.customerId,
@@ -296,12 +314,15 @@ export class FraudModel {
   }
 
   /** Step 5 (or a tick): W := max(W, candidate); step 6: close the shard's windows with end <= W. */
-  private advance(shard: string, candidate: number): void {
+  private advance(shard: string, candidate: number, nowMs: number): void {
     const W = Math.max(this.watermarks.get(shard)!, candidate);
     this.watermarks.set(shard, W);
     const open = this.openByShard.get(shard)!;
     for (const item of open) {
-      if (item.bounds.endMs <= W) {
+      if (item.bounds.endMs > W) continue;
+      if (this.expired(item, nowMs)) {
+        this.dropExpired(item);
+      } else {
         open.delete(item);
         this.close(item);
       }
@@ -356,6 +377,7 @@ export class FraudModel {
       failures: [...this.failures],
       dispositions: [...this.dispositions],
       open,
+      expiredOpen: this.expiredOpen,
     };
   }
 }

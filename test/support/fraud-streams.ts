@@ -20,13 +20,15 @@
  * - 1-4 shards, each customer always on the same shard (its partition key), a few hot customers;
  * - in-order, out-of-order (within and beyond lateness), times on window boundaries, duplicates in the same
  *   batch, replays of earlier events later (new sequence numbers, same payload), invalid records of every
- *   parse reason, future times (beyond tolerance, and exactly at it), quiet stretches on one shard ended by
- *   an idle tick, and sometimes closer ticks on every shard and a final tick closing everything.
+ *   parse reason, future times (beyond tolerance, and exactly at it), quiet stretches on one shard, idle ticks.
  *
- * Guarantees the model relies on (see fraud-model.ts, "contract gaps"): a customer never changes shard, and
- * no open window's state can reach its TTL: retention is either longer than the whole stream, or short
- * (window size + 90-150 s, so replays meet expired state) with closer ticks on every shard at most 45 s apart,
- * and no event is backdated by more than lateness + size + 30 s. No replay
+ * Ticks are the Lambda closer's: it runs every wall-clock minute and ticks each shard that has had records but
+ * none for more than idleTimeoutMs (a quiet stretch on shard 0 lasts longer than that; a final idle period
+ * sometimes lets every shard be ticked until all windows close).
+ *
+ * Guarantees (see fraud-model.ts): a customer never changes shard, and no open window reaches its state TTL
+ * before closing (`expiredOpen` = 0, asserted over 1,000 seeds): retention is longer than the stream, or
+ * "short" = size + lateness + idle timeout + 2-4 min, so replays of older events meet expired state. No replay
  * arrives within 1.5 s of a TTL boundary, so whole-second rounding of "now" cannot change its outcome.
  * The engine harness must use each record's `arrivalMs` as its approximate arrival time and as the clock.
  */
@@ -37,7 +39,7 @@ import type { FraudInputItem } from './fraud-model';
 
 export const FRAUD_STREAM_CATEGORIES = [
   'in_order', 'out_of_order', 'beyond_lateness', 'boundary_time', 'duplicate_same_batch', 'replay', 'invalid',
-  'future', 'future_boundary', 'quiet_shard_tick', 'closer_tick', 'final_tick', 'hopping', 'score_at_least',
+  'future', 'future_boundary', 'quiet_shard_tick', 'idle_tick', 'final_tick', 'hopping', 'score_at_least',
   'short_retention', 'small_window_cap', 'small_distinct_cap', 'negative_amount', 'string_amount', 'numeric_ids',
 ] as const;
 export type FraudStreamCategory = (typeof FRAUD_STREAM_CATEGORIES)[number];
@@ -78,6 +80,8 @@ function randomSpec(r: Rand, shortRetention: boolean): FraudSpec {
   const rules = pool.filter(() => chance(r, 0.6));
   if (rules.length === 0) rules.push(pool[0]);
   const totalWeight = rules.reduce((s, x) => s + x.weight, 0);
+  const lateness = pick(r, [0, 5_000, 15_000, 30_000]);
+  const idleTimeoutMs = pick(r, shortRetention ? [30_000, 60_000] : [30_000, 60_000, 120_000]);
   return {
     version: 1,
     schema: {
@@ -88,17 +92,17 @@ function randomSpec(r: Rand, shortRetention: boolean): FraudSpec {
       attributes,
     },
     window: { sizeMs, slideMs },
-    allowedLatenessMs: pick(r, [0, 5_000, 15_000, 30_000]),
+    allowedLatenessMs: lateness,
     futureToleranceMs: pick(r, [5_000, 30_000, 60_000]),
     distinctCap: pick(r, [2, 3, 5, 100]),
     evidenceEventIds: pick(r, [1, 3, 5]),
     maxEventsPerWindow: pick(r, [4, 8, 50, 1000]),
     rules,
     alert: chance(r, 0.35) ? { kind: 'scoreAtLeast', score: int(r, 1, totalWeight) } : { kind: 'anyRule' },
-    // Short: replays meet expired state. At least size + 90 s, so no event this generator backdates (at most
-    // lateness + size + 30 s) finds its open window expired before the next closer tick (<= 45 s) closes it.
-    stateRetentionMs: shortRetention ? sizeMs + pick(r, [90_000, 120_000, 150_000]) : pick(r, [1_800_000, 3_600_000]),
-    idleTimeoutMs: pick(r, [30_000, 60_000, 120_000]),
+    // Short: replays of older events meet expired state. Long enough that no open window expires before its
+    // shard's watermark (events, or idle ticks once idle) closes it: the stream test asserts expiredOpen = 0.
+    stateRetentionMs: shortRetention ? sizeMs + lateness + idleTimeoutMs + pick(r, [120_000, 180_000, 240_000]) : pick(r, [1_800_000, 3_600_000]),
+    idleTimeoutMs,
   };
 }
 
@@ -135,128 +139,172 @@ const BREAKERS: readonly ((spec: FraudSpec, d: Record<string, unknown>) => void)
   (s, d) => (s.schema.attributes.length > 0 ? setPath(d, s.schema.attributes[0], { id: 1 }) : setPath(d, s.schema.amount, true)),
 ];
 
-export function generateFraudStream(seed: number): FraudStream {
-  const r = prng(seed);
-  const categories = Object.fromEntries(FRAUD_STREAM_CATEGORIES.map((c) => [c, 0])) as Record<FraudStreamCategory, number>;
-  const note = (c: FraudStreamCategory): void => void (categories[c] += 1);
-  const shortRetention = chance(r, 0.25);
-  const spec = randomSpec(r, shortRetention);
-  if (shortRetention) note('short_retention');
-  if (spec.window.sizeMs !== spec.window.slideMs) note('hopping');
-  if (spec.alert.kind === 'scoreAtLeast') note('score_at_least');
-  if (spec.maxEventsPerWindow <= 8) note('small_window_cap');
-  if (spec.distinctCap <= 3) note('small_distinct_cap');
+/** Builds one stream: the wall clock, the records, the closer's idle ticks, and what went in. */
+class StreamBuilder {
+  readonly input: FraudInputItem[] = [];
+  readonly categories = Object.fromEntries(FRAUD_STREAM_CATEGORIES.map((c) => [c, 0])) as Record<FraudStreamCategory, number>;
+  /** Accepted-looking records so far (what a replay re-puts). */
+  readonly sent: { shard: string; data: Record<string, unknown>; t: number }[] = [];
+  /** Wall clock (ms): arrival of the next record. */
+  now: number;
+  /** Each shard's last record arrival (the closer's `lastSeenAt`). */
+  private readonly lastSeen = new Map<string, number>();
+  private nextCloserRun: number;
+  private eventNo = 0;
+
+  constructor(
+    readonly r: Rand,
+    readonly seed: number,
+    readonly spec: FraudSpec,
+    readonly shards: string[],
+    readonly numericIds: boolean,
+  ) {
+    // A random instant of 2026 (UTC).
+    this.now = Date.UTC(2026, 0, 1) + int(r, 0, 360) * 86_400_000 + int(r, 0, 86_399) * 1000 + int(r, 0, 999);
+    this.nextCloserRun = this.now + 60_000;
+  }
+
+  note(c: FraudStreamCategory): void {
+    this.categories[c] += 1;
+  }
+
+  put(shard: string, record: { data: Record<string, unknown> } | { raw: string }): void {
+    this.input.push({ shard, arrivalMs: this.now, ...record });
+    this.lastSeen.set(shard, this.now);
+  }
+
+  /** Moves the clock on, running the closer (every minute) in between: contract section 4. */
+  advance(ms: number, quiet: string | undefined): void {
+    this.now += ms;
+    for (; this.nextCloserRun <= this.now; this.nextCloserRun += 60_000) {
+      for (const shard of this.shards) {
+        const seen = this.lastSeen.get(shard);
+        if (seen === undefined || this.nextCloserRun - seen <= this.spec.idleTimeoutMs) continue;
+        this.input.push({ shard, tick: { nowMs: this.nextCloserRun } });
+        this.note(shard === quiet ? 'quiet_shard_tick' : 'idle_tick');
+      }
+    }
+  }
+
+  /** A valid payload for customer `c` at event time `t`. */
+  event(c: string, t: number): Record<string, unknown> {
+    const { r, spec } = this;
+    const d: Record<string, unknown> = {};
+    this.eventNo += 1;
+    setPath(d, spec.schema.customerId, c);
+    setPath(d, spec.schema.eventId, this.numericIds && chance(r, 0.5) ? this.seed * 100_000 + this.eventNo : `ev-${this.seed}-${this.eventNo}`);
+    setPath(d, spec.schema.eventTime.field, encodeTime(r, t, spec.schema.eventTime.format));
+    let amount: number | string = Math.round((chance(r, 0.1) ? -r() * 200 : r() * 500) * 100) / 100;
+    if (amount < 0) this.note('negative_amount');
+    if (chance(r, 0.15)) {
+      amount = amount.toFixed(2);
+      this.note('string_amount');
+    }
+    setPath(d, spec.schema.amount, amount);
+    for (const a of spec.schema.attributes) {
+      const v = chance(r, 0.1) ? null : a === 'merchant' ? pick(r, MERCHANTS) : pick(r, ['d-1', 'd-2', 'd-3', true]);
+      if (!chance(r, 0.05)) setPath(d, a, v); // sometimes absent
+    }
+    return d;
+  }
+
+  /** Whether `at` is within 1.5 s of the TTL boundary of a window of `t` (whole-second rounding could decide it). */
+  nearTtl(t: number, at: number): boolean {
+    const { sizeMs, slideMs } = this.spec.window;
+    for (let s = Math.floor(t / slideMs) * slideMs; s + sizeMs > t; s -= slideMs) {
+      const expiresMs = Math.ceil((s + sizeMs + this.spec.allowedLatenessMs + this.spec.stateRetentionMs) / 1000) * 1000;
+      if (Math.abs(at - expiresMs) < 1500) return true;
+    }
+    return false;
+  }
+}
+
+const MERCHANTS: readonly (string | number)[] = ['m-100', 'm-101', 'm-102', 'm-103', 'm-104', 'm-105', 7, 8];
+
+/** One record of customer `c` (or a replay, or an invalid one), chosen by a roll of the dice. */
+function nextRecord(b: StreamBuilder, c: { id: string; shard: string }): void {
+  const { r, spec } = b;
   const { sizeMs, slideMs } = spec.window;
   const lateness = spec.allowedLatenessMs;
+  const now = b.now;
+  const roll = r();
+  if (roll < 0.06 && b.sent.length > 0) {
+    // Replay: an earlier record re-put now (new sequence number, same payload).
+    const old = pick(r, b.sent);
+    if (b.nearTtl(old.t, now)) b.now += 3000;
+    b.put(old.shard, { data: old.data });
+    b.note('replay');
+    return;
+  }
+  if (roll < 0.12) {
+    const d = b.event(c.id, now - int(r, 0, 2000));
+    pick(r, BREAKERS)(spec, d);
+    b.put(c.shard, chance(r, 0.15) ? { raw: pick(r, ['not json', '{"a":', '[1,2]', '"str"', '']) } : { data: d });
+    b.note('invalid');
+    return;
+  }
+  let t: number;
+  if (roll < 0.16) {
+    t = now + spec.futureToleranceMs + (chance(r, 0.3) ? 0 : int(r, 1, 3_600_000));
+    b.note(t === now + spec.futureToleranceMs ? 'future_boundary' : 'future');
+  } else if (roll < 0.28) {
+    t = now - int(r, 0, lateness + slideMs);
+    b.note('out_of_order');
+  } else if (roll < 0.34) {
+    t = now - lateness - sizeMs - int(r, 0, 30_000);
+    b.note('beyond_lateness');
+  } else if (roll < 0.42) {
+    const s = Math.floor((now - 1000) / slideMs) * slideMs;
+    t = pick(r, [s, s - 1, s + 1, s - slideMs]);
+    b.note('boundary_time');
+  } else {
+    t = now - int(r, 0, 2000);
+    b.note('in_order');
+  }
+  const data = b.event(c.id, t);
+  b.put(c.shard, { data });
+  if (t <= now + spec.futureToleranceMs) b.sent.push({ shard: c.shard, data, t });
+  if (chance(r, 0.05)) {
+    b.now += int(r, 0, 5);
+    b.put(c.shard, { data });
+    b.note('duplicate_same_batch');
+  }
+}
 
+export function generateFraudStream(seed: number): FraudStream {
+  const r = prng(seed);
+  const shortRetention = chance(r, 0.25);
+  const spec = randomSpec(r, shortRetention);
   const shards = Array.from({ length: int(r, 1, 4) }, (_, i) => `shardId-00000000000${i}`);
+  const b = new StreamBuilder(r, seed, spec, shards, chance(r, 0.2));
+  if (b.numericIds) b.note('numeric_ids');
+  if (shortRetention) b.note('short_retention');
+  if (spec.window.sizeMs !== spec.window.slideMs) b.note('hopping');
+  if (spec.alert.kind === 'scoreAtLeast') b.note('score_at_least');
+  if (spec.maxEventsPerWindow <= 8) b.note('small_window_cap');
+  if (spec.distinctCap <= 3) b.note('small_distinct_cap');
+
   const customers = Array.from({ length: int(r, 2, 12) }, (_, i) => ({ id: `cust-${seed}-${i}`, shard: shards[i % shards.length] }));
   const hot = customers.slice(0, Math.min(2, customers.length));
-  const merchants = ['m-100', 'm-101', 'm-102', 'm-103', 'm-104', 'm-105', 7, 8];
-  const numericIds = chance(r, 0.2);
-  if (numericIds) note('numeric_ids');
-
-  // Wall clock: a random instant of 2026 (UTC).
-  let now = Date.UTC(2026, 0, 1) + int(r, 0, 360) * 86_400_000 + int(r, 0, 86_399) * 1000 + int(r, 0, 999);
+  // A quiet stretch: shard 0 gets nothing for longer than the idle timeout, so the closer ticks it.
   const quiet = shards.length > 1 && chance(r, 0.4) ? shards[0] : undefined;
   const total = int(r, 50, 400);
   const quietFrom = Math.floor(total * 0.3);
   const quietTo = Math.floor(total * 0.7);
-  const input: FraudInputItem[] = [];
-  const valid: { shard: string; data: Record<string, unknown>; t: number }[] = [];
-  let lastCloserTick = now;
-  let eventNo = 0;
-
-  const makeEvent = (c: { id: string }, t: number): Record<string, unknown> => {
-    const d: Record<string, unknown> = {};
-    eventNo += 1;
-    setPath(d, spec.schema.customerId, c.id);
-    setPath(d, spec.schema.eventId, numericIds && chance(r, 0.5) ? seed * 100_000 + eventNo : `ev-${seed}-${eventNo}`);
-    setPath(d, spec.schema.eventTime.field, encodeTime(r, t, spec.schema.eventTime.format));
-    let amount: number | string = Math.round((chance(r, 0.1) ? -r() * 200 : r() * 500) * 100) / 100;
-    if (amount < 0) note('negative_amount');
-    if (chance(r, 0.15)) {
-      amount = amount.toFixed(2);
-      note('string_amount');
-    }
-    setPath(d, spec.schema.amount, amount);
-    for (const a of spec.schema.attributes) {
-      const v = chance(r, 0.1) ? null : a === 'merchant' ? pick(r, merchants) : pick(r, ['d-1', 'd-2', 'd-3', true]);
-      if (!chance(r, 0.05)) setPath(d, a, v); // sometimes absent
-    }
-    return d;
-  };
-
-  /** A replay must not land within 1.5 s of a TTL boundary of any of its windows (whole-second rounding). */
-  const nearTtl = (t: number, at: number): boolean => {
-    for (let s = Math.floor(t / slideMs) * slideMs; s + sizeMs > t; s -= slideMs) {
-      const expiresMs = Math.ceil((s + sizeMs + lateness + spec.stateRetentionMs) / 1000) * 1000;
-      if (Math.abs(at - expiresMs) < 1500) return true;
-    }
-    return false;
-  };
+  const quietStep = Math.ceil((spec.idleTimeoutMs + int(r, 60_000, 180_000)) / (quietTo - quietFrom));
 
   for (let i = 0; i < total; i++) {
-    now += int(r, 0, 1500);
-    if (shortRetention && now - lastCloserTick >= 40_000) {
-      for (const shard of shards) input.push({ shard, tick: { nowMs: now } });
-      lastCloserTick = now;
-      note('closer_tick');
-    }
-    if (quiet !== undefined && i === quietTo) {
-      input.push({ shard: quiet, tick: { nowMs: now } });
-      note('quiet_shard_tick');
-    }
-    const eligible = quiet !== undefined && i >= quietFrom && i < quietTo ? customers.filter((c) => c.shard !== quiet) : customers;
-    const c = chance(r, 0.4) ? pick(r, hot.filter((h) => eligible.includes(h)).concat(eligible.slice(0, 1))) : pick(r, eligible);
-    const roll = r();
-    if (roll < 0.06 && valid.length > 0) {
-      // Replay: an earlier accepted record re-put now (new sequence number, same payload).
-      const old = pick(r, valid);
-      if (nearTtl(old.t, now)) now += 3000;
-      input.push({ shard: old.shard, arrivalMs: now, data: old.data });
-      note('replay');
-      continue;
-    }
-    if (roll < 0.12) {
-      const d = makeEvent(c, now - int(r, 0, 2000));
-      pick(r, BREAKERS)(spec, d);
-      input.push(chance(r, 0.15) ? { shard: c.shard, arrivalMs: now, raw: pick(r, ['not json', '{"a":', '[1,2]', '"str"', '']) } : { shard: c.shard, arrivalMs: now, data: d });
-      note('invalid');
-      continue;
-    }
-    let t: number;
-    if (roll < 0.16) {
-      t = now + spec.futureToleranceMs + (chance(r, 0.3) ? 0 : int(r, 1, 3_600_000));
-      note(t === now + spec.futureToleranceMs ? 'future_boundary' : 'future');
-    } else if (roll < 0.28) {
-      t = now - int(r, 0, lateness + slideMs);
-      note('out_of_order');
-    } else if (roll < 0.34) {
-      t = now - lateness - sizeMs - int(r, 0, 30_000);
-      note('beyond_lateness');
-    } else if (roll < 0.42) {
-      const s = Math.floor((now - 1000) / slideMs) * slideMs;
-      t = pick(r, [s, s - 1, s + 1, s - slideMs]);
-      note('boundary_time');
-    } else {
-      t = now - int(r, 0, 2000);
-      note('in_order');
-    }
-    const data = makeEvent(c, t);
-    input.push({ shard: c.shard, arrivalMs: now, data });
-    if (t <= now + spec.futureToleranceMs) valid.push({ shard: c.shard, data, t });
-    if (chance(r, 0.05)) {
-      now += int(r, 0, 5);
-      input.push({ shard: c.shard, arrivalMs: now, data });
-      note('duplicate_same_batch');
-    }
+    const inQuiet = quiet !== undefined && i >= quietFrom && i < quietTo;
+    b.advance(inQuiet ? quietStep : int(r, 0, 1500), quiet);
+    const eligible = inQuiet ? customers.filter((c) => c.shard !== quiet) : customers;
+    const hotHere = hot.filter((h) => eligible.includes(h));
+    nextRecord(b, chance(r, 0.4) && hotHere.length > 0 ? pick(r, hotHere) : pick(r, eligible));
   }
   if (chance(r, 0.3)) {
-    // The closer's final tick: wall time far enough on that every window closes.
-    now += sizeMs + lateness + spec.futureToleranceMs + 1000;
-    for (const shard of shards) input.push({ shard, tick: { nowMs: now } });
-    note('final_tick');
+    // Let every shard go idle long enough for the closer's ticks to close every window.
+    const { sizeMs } = spec.window;
+    b.advance(spec.futureToleranceMs + sizeMs + spec.allowedLatenessMs + spec.idleTimeoutMs + 120_000, quiet);
+    b.note('final_tick');
   }
-  return { seed, spec, input, shards, categories };
+  return { seed, spec, input: b.input, shards, categories: b.categories };
 }
