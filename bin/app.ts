@@ -2,19 +2,25 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { applyAllPacks, formatFindings, synthFindings } from './compliance';
 import { ConsumerOrdering } from '../lib';
-import { addCustomerTotals, addDefaultLake, addFailureQueue, addFullLake, addLakeOnExistingResources, addStandaloneArchive } from './examples';
+import {
+  addCustomerTotals, addDefaultFraudPipeline, addDefaultLake, addFailureQueue, addFraudPipelineOnExistingStream, addFullFraudPipeline, addFullLake,
+  addLakeOnExistingResources, addStandaloneArchive,
+} from './examples';
 
 // Env-agnostic stacks: nothing here needs an AWS account or region.
 const app = new App();
 applyAllPacks(app);
 const defaults = new Stack(app, 'StreamingLakeDefaults');
 addCustomerTotals(defaults, addDefaultLake(defaults));
+addDefaultFraudPipeline(defaults);
 const full = new Stack(app, 'StreamingLakeFull');
 addCustomerTotals(full, addFullLake(full), { ordering: ConsumerOrdering.PER_KEY, enhancedFanOut: true });
+addFullFraudPipeline(full);
 const existing = new Stack(app, 'StreamingLakeOnExistingResources');
 const existingLake = addLakeOnExistingResources(existing);
 const archive = addStandaloneArchive(existing, existingLake);
 addCustomerTotals(existing, existingLake, { failureQueue: addFailureQueue(existing, existingLake.encryptionKey), replayStream: archive.replayStream });
+addFraudPipelineOnExistingStream(existing, existingLake);
 
 // Errors make synth throw; warnings don't, so every remaining finding fails the synth here.
 const findings = synthFindings(app);

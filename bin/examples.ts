@@ -2,6 +2,7 @@ import * as path from 'path';
 import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
@@ -10,8 +11,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import {
-  AccessLogBucket, BundledFunction, ConsumerOrdering, EventTimeFormat, FailureDestination, IdempotencyTable, IngestStream,
-  ObjectLockMode, PipelineKey, ReplayArchive, SecureBucket, StreamConsumer, StreamingLake, TimeGranularity,
+  AccessLogBucket, AlertPolicy, BundledFunction, ConsumerOrdering, EventTimeFormat, FailureDestination, FraudPipeline, FraudRule, FraudWindow,
+  IdempotencyTable, IngestStream, ObjectLockMode, PipelineKey, ReplayArchive, SecureBucket, StreamConsumer, StreamingLake, TimeGranularity,
+  type FraudSpecProps,
 } from '../lib';
 
 /** Columns of the example clickstream events. */
@@ -218,5 +220,72 @@ export function addStandaloneArchive(stack: Stack, lake: StreamingLake, id = 'Ar
     replayStreamRetention: Duration.days(2),
     writeShare: 0.25,
     monitor: lake.monitor,
+  });
+}
+
+/** The issue's payments rules: 30-second tumbling windows, five rules, an alert per rule. */
+export const exampleFraudRules: FraudSpecProps = {
+  schema: {
+    customerId: 'customer_id', eventId: 'event_id', eventTime: { field: 'ts', format: EventTimeFormat.ISO_8601 },
+    amount: 'amount', attributes: ['merchant_id', 'country', 'device_id'],
+  },
+  window: FraudWindow.tumbling(Duration.seconds(30)),
+  allowedLateness: Duration.minutes(2),
+  rules: [
+    FraudRule.countAbove(10),
+    FraudRule.sumAbove(5000),
+    FraudRule.distinctAbove('merchant_id', 4),
+    FraudRule.distinctAbove('country', 1),
+    FraudRule.maxAbove(2500),
+  ],
+  alertWhen: AlertPolicy.anyRule(),
+};
+
+/** A FraudPipeline on defaults: created stream, created encrypted alert topic. */
+export function addDefaultFraudPipeline(stack: Stack, id = 'Fraud'): FraudPipeline {
+  return new FraudPipeline(stack, id, exampleFraudRules);
+}
+
+/**
+ * A FraudPipeline with every option on: hopping windows scored by weights, a provisioned stream, a
+ * FIFO alert topic (it dedupes redelivered alerts on alert_id) and an EventBridge bus, a results lake.
+ */
+export function addFullFraudPipeline(stack: Stack, id = 'Fraud'): FraudPipeline {
+  const key = new PipelineKey(stack, `${id}OwnKey`).key;
+  const topic = new sns.Topic(stack, `${id}AlertTopic`, { fifo: true, contentBasedDeduplication: false, masterKey: key, enforceSSL: true });
+  const bus = new events.EventBus(stack, `${id}Bus`);
+  return new FraudPipeline(stack, id, {
+    ...exampleFraudRules,
+    window: FraudWindow.hopping(Duration.minutes(5), Duration.minutes(1)),
+    rules: [
+      FraudRule.countAbove(20, { id: 'burst', weight: 2 }),
+      FraudRule.sumAbove(10_000, { weight: 3 }),
+      FraudRule.distinctAbove('country', 2, { weight: 2 }),
+      FraudRule.maxAbove(5000),
+    ],
+    alertWhen: AlertPolicy.scoreAtLeast(4),
+    throughput: { recordsPerSecond: 2000, averageRecordBytes: 512 },
+    retention: Duration.days(3),
+    encryptionKey: key,
+    alerts: { topic, eventBus: bus },
+    lake: { bufferingInterval: Duration.seconds(900), projectionStart: '2026-01-01' },
+    futureTolerance: Duration.minutes(1),
+    distinctCap: 50,
+    evidenceEventIds: 20,
+    maxEventsPerWindow: 10_000,
+    stateRetention: Duration.days(3),
+    idleTimeout: Duration.minutes(2),
+    lateEventAlarmRate: 0.05,
+  });
+}
+
+/** A FraudPipeline on a stream the user owns (producers key records by customer id), alerts to an event bus only. */
+export function addFraudPipelineOnExistingStream(stack: Stack, lake: StreamingLake, id = 'Fraud'): FraudPipeline {
+  const stream = new IngestStream(stack, `${id}OwnStream`, { encryptionKey: lake.encryptionKey, retention: Duration.days(1) }).stream;
+  return new FraudPipeline(stack, id, {
+    ...exampleFraudRules,
+    stream,
+    encryptionKey: lake.encryptionKey,
+    alerts: { eventBus: events.EventBus.fromEventBusName(stack, `${id}DefaultBus`, 'default') },
   });
 }

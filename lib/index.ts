@@ -21,3 +21,7 @@ export * from './streaming-lake/streaming-lake-props';
 export * from './streaming-lake/streaming-lake';
 export * from './replay-archive/replay-archive-props';
 export * from './replay-archive/replay-archive';
+export * from './fraud-pipeline/fraud-rules';
+export * from './core/fraud-tables';
+export * from './fraud-pipeline/fraud-pipeline-props';
+export * from './fraud-pipeline/fraud-pipeline';

@@ -5,8 +5,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { addCustomerTotals, addDefaultLake, addFullLake, addLakeOnExistingResources } from '../bin/examples';
-import { PipelineMonitor } from '../lib';
+import { addCustomerTotals, addDefaultLake, addFullFraudPipeline, addFullLake, addLakeOnExistingResources } from '../bin/examples';
+import { AlarmPaging, PipelineMonitor } from '../lib';
 import { newApp } from './support/nag';
 import { expectAlarmTopicsAllowCloudWatch } from './support/alarm-topics';
 import { archiveDestination, s3Destination, synth, userFunction } from './support/template';
@@ -261,22 +261,27 @@ describe('paging', () => {
     const stack = new Stack(newApp(), 'P');
     const lake = addFullLake(stack);
     addCustomerTotals(stack, lake, { enhancedFanOut: true });
+    const fraud = addFullFraudPipeline(stack);
     const t = Template.fromStack(stack);
-    const composite = Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm')) as any[];
-    expect(composite).toHaveLength(1);
-    const rule: any[] = composite[0].Properties.AlarmRule['Fn::Join'][1];
-    const text = rule.map((p) => (typeof p === 'string' ? p : `<${p['Fn::GetAtt'][0]}>`)).join('');
-    const [causes, symptoms] = text.split(' AND ');
     const resources = t.toJSON().Resources;
-    const paging: { [alarm: string]: string } = { CauseAndSymptom: composite[0].Properties.AlarmActions?.length === 1 ? 'on its own' : 'silent' };
-    for (const [name, alarm] of Object.entries(lake.monitor.alarms)) {
-      const id = stack.getLogicalId(alarm.node.defaultChild as CfnElement);
-      const pages = (resources[id].Properties.AlarmActions ?? []).length > 0;
-      const feeds = causes.includes(`<${id}>`) ? 'cause' : symptoms.includes(`<${id}>`) ? 'symptom' : undefined;
-      // An alarm that both pages and feeds pages twice; one that does neither is never heard.
-      // The consumer's second mapping (on the replay stream) has the same kinds of alarm as the first.
-      const documented = name.replace(/^CustomerTotals(Replays)?/, '<consumer>');
-      paging[documented] = pages && !feeds ? 'on its own' : feeds && !pages ? `feeds the composite (${feeds})` : `pages: ${pages}, feeds: ${feeds}`;
+    // The lake's monitor and the fraud pipeline's (the results lake shares the pipeline's alarm action).
+    expect(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))).toHaveLength(3);
+    const paging: { [alarm: string]: string } = {};
+    for (const monitor of [lake.monitor, fraud.monitor]) {
+      const composite = resources[stack.getLogicalId(monitor.composite!.node.defaultChild as CfnElement)];
+      paging.CauseAndSymptom = composite.Properties.AlarmActions?.length === 1 ? 'on its own' : 'silent';
+      const rule: any[] = composite.Properties.AlarmRule['Fn::Join'][1];
+      const text = rule.map((p) => (typeof p === 'string' ? p : `<${p['Fn::GetAtt'][0]}>`)).join('');
+      const [causes, symptoms] = text.split(' AND ');
+      for (const [name, alarm] of Object.entries(monitor.alarms)) {
+        const id = stack.getLogicalId(alarm.node.defaultChild as CfnElement);
+        const pages = (resources[id].Properties.AlarmActions ?? []).length > 0;
+        const feeds = causes.includes(`<${id}>`) ? 'cause' : symptoms.includes(`<${id}>`) ? 'symptom' : undefined;
+        // An alarm that both pages and feeds pages twice; one that does neither is never heard.
+        // Consumers (the example's two mappings, the fraud scorer and publisher) have the same kinds of alarm.
+        const documented = name.replace(/^(CustomerTotals(Replays)?|Scorer|Publisher)/, '<consumer>');
+        paging[documented] = pages && !feeds ? 'on its own' : feeds && !pages ? `feeds the composite (${feeds})` : `pages: ${pages}, feeds: ${feeds}`;
+      }
     }
     return paging;
   }
@@ -294,4 +299,31 @@ test('a second mapping of a watched function adds only its own alarms (functionA
     monitor.addConsumer('Replays', { function: fn, functionAlarms: false, maxRecordAge: Duration.days(1), eventSourceMappingId: 'uuid-replays', failureBucket: new s3.Bucket(s, 'ReplayFailures') });
   });
   expect(alarmIds(t).sort()).toEqual(['MonitorMainErrors', 'MonitorMainFailedBatches', 'MonitorMainIteratorAge', 'MonitorMainThrottles', 'MonitorReplaysFailedBatches']);
+});
+
+describe('addMetricAlarm', () => {
+  const metric = new cw.Metric({ namespace: 'App', metricName: 'Refused', dimensionsMap: { Pipeline: 'p' }, statistic: cw.Stats.SUM });
+
+  test('a PAGES alarm carries the action; a CAUSE alarm feeds the composite only; both are graphed with their threshold', () => {
+    const stack = new Stack(newApp(), 'M');
+    const monitor = new PipelineMonitor(stack, 'M', { encryptionKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }) });
+    const pages = monitor.addMetricAlarm('Refused', { metric, paging: AlarmPaging.PAGES, threshold: 0, description: 'refused' });
+    const cause = monitor.addMetricAlarm('Throttled', { metric, paging: AlarmPaging.CAUSE, threshold: 5, evaluationPeriods: 5, datapointsToAlarm: 3, description: 'throttled' });
+    const t = Template.fromStack(stack).toJSON().Resources;
+    const props = (a: cw.Alarm) => t[stack.getLogicalId(a.node.defaultChild as CfnElement)].Properties;
+    expect(props(pages)).toMatchObject({ Threshold: 0, EvaluationPeriods: 1, DatapointsToAlarm: 1, AlarmActions: [expect.anything()], Dimensions: [{ Name: 'Pipeline', Value: 'p' }], TreatMissingData: 'notBreaching' });
+    expect(props(cause)).toMatchObject({ Threshold: 5, EvaluationPeriods: 5, DatapointsToAlarm: 3 });
+    expect(props(cause).AlarmActions).toBeUndefined();
+    expect(JSON.stringify(t[stack.getLogicalId(monitor.composite!.node.defaultChild as CfnElement)].Properties.AlarmRule)).toContain(stack.getLogicalId(cause.node.defaultChild as CfnElement));
+    const dash = JSON.stringify(Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard'))[0]);
+    expect(dash).toContain('Refused');
+    expect(dash).toContain('Throttled');
+  });
+
+  test('datapointsToAlarm above evaluationPeriods fails, naming it', () => {
+    const stack = new Stack(newApp(), 'M');
+    const monitor = new PipelineMonitor(stack, 'M', { encryptionKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }) });
+    expect(() => monitor.addMetricAlarm('X', { metric, paging: AlarmPaging.SYMPTOM, threshold: 1, evaluationPeriods: 2, datapointsToAlarm: 3, description: 'x' }))
+      .toThrow(/`datapointsToAlarm` \(3 of 2\) must be whole numbers/);
+  });
 });

@@ -100,3 +100,29 @@ export interface PipelineMonitorProps {
   /** Utilization that counts as a sustained cause, as a fraction of write capacity. @default 0.8 */
   readonly utilizationThreshold?: number;
 }
+
+/** How an alarm added with `addMetricAlarm` reaches a person (see the README's paging table). */
+export enum AlarmPaging {
+  /** It pages on its own: lost, refused or undelivered data. */
+  PAGES = 'pages',
+  /** It feeds the composite alarm as a cause (capacity, throttling, errors). */
+  CAUSE = 'cause',
+  /** It feeds the composite alarm as a symptom (lag). */
+  SYMPTOM = 'symptom',
+}
+
+/** An alarm on any metric, added to a monitor with `addMetricAlarm`. */
+export interface MonitoredMetric {
+  /** The metric (or math expression) the alarm watches; give it its resource dimension. */
+  readonly metric: cw.IMetric;
+  /** How the alarm reaches a person. */
+  readonly paging: AlarmPaging;
+  /** The alarm fires when the metric is above this. */
+  readonly threshold: number;
+  /** Periods evaluated. @default 1 */
+  readonly evaluationPeriods?: number;
+  /** Of those, how many must breach (M of N). @default - all of `evaluationPeriods` */
+  readonly datapointsToAlarm?: number;
+  /** What the alarm means and what to do. */
+  readonly description: string;
+}

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { acknowledge, inCompliancePacks } from './acknowledge';
 import { letAlarmsPublish, topicOfAction } from './alarm-topic';
 import { propError } from './errors';
-import type { MonitoredConsumer, MonitoredDelivery, MonitoredReplay, MonitoredStream, PipelineMonitorProps } from './pipeline-monitor-props';
+import type { MonitoredConsumer, MonitoredDelivery, MonitoredMetric, MonitoredReplay, MonitoredStream, PipelineMonitorProps } from './pipeline-monitor-props';
 
 
 /**
@@ -118,6 +118,23 @@ export class PipelineMonitor extends Construct {
     }
     this.dashboard.addWidgets(...widgets);
     this.ensureStatusWidget();
+  }
+
+  /**
+   * Adds an alarm `name` on any metric (M-of-N above its threshold, missing data not breaching), paging
+   * on its own or feeding the composite as a cause or a symptom, and a graph of the metric with its
+   * threshold on the dashboard.
+   */
+  public addMetricAlarm(name: string, m: MonitoredMetric): cw.Alarm {
+    const periods = m.evaluationPeriods ?? 1;
+    const datapoints = m.datapointsToAlarm ?? periods;
+    if (!(Number.isInteger(periods) && periods >= 1 && Number.isInteger(datapoints) && datapoints >= 1 && datapoints <= periods)) {
+      throw propError(this, 'datapointsToAlarm', `(${datapoints} of ${periods}) must be whole numbers with 1 <= datapointsToAlarm <= evaluationPeriods`);
+    }
+    const alarm = this.alarm(name, m.metric, m.paging as Paging, above(m.threshold, periods, datapoints, m.description));
+    this.dashboard.addWidgets(new cw.GraphWidget({ title: name, width: 12, left: [m.metric], leftAnnotations: [{ value: m.threshold, label: 'alarm', color: cw.Color.RED }] }));
+    this.ensureStatusWidget();
+    return alarm;
   }
 
   /**

@@ -116,14 +116,20 @@ export const DEFAULT_MAX_RECORD_AGE = Duration.hours(24);
 /** Lambda's longest maximum record age (7 days). */
 export const MAX_RECORD_AGE_LIMIT = Duration.days(7);
 
+/** The retention of a stream this app created (an IngestStream's, or a kinesis.Stream's literal one); undefined for an imported stream. */
+export function knownRetention(stream: kinesis.IStream): Duration | undefined {
+  const ingest = IngestStream.of(stream);
+  if (ingest) return ingest.retention;
+  if (stream instanceof kinesis.Stream) {
+    const hours = (stream.node.defaultChild as kinesis.CfnStream).retentionPeriodHours;
+    if (typeof hours === 'number' && !Token.isUnresolved(hours)) return Duration.hours(hours);
+  }
+  return undefined;
+}
+
 /** The retention of `stream`: given, or read from a stream this app created. */
 function retentionOf(scope: Construct, stream: kinesis.IStream, given?: Duration): Duration | undefined {
-  const ingest = IngestStream.of(stream);
-  let own: Duration | undefined = ingest?.retention;
-  if (!own && stream instanceof kinesis.Stream) {
-    const hours = (stream.node.defaultChild as kinesis.CfnStream).retentionPeriodHours;
-    if (typeof hours === 'number' && !Token.isUnresolved(hours)) own = Duration.hours(hours);
-  }
+  const own = knownRetention(stream);
   if (given && own && given.toSeconds() !== own.toSeconds()) {
     throw propError(scope, 'streamRetention', `(${given.toHours({ integral: false })} h) differs from the stream's own retention (${own.toHours({ integral: false })} h); leave it unset`);
   }

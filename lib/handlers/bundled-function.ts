@@ -30,6 +30,12 @@ export interface BundledFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Why the function has no DLQ or on-failure destination, for the compliance acknowledgement. */
   readonly synchronousInvoker: string;
+  /**
+   * For a function invoked asynchronously (a schedule): why a failed invocation needs no DLQ or
+   * on-failure destination. It replaces the synchronous-invoker reason of those acknowledgements.
+   * @default - the function is invoked synchronously (`synchronousInvoker`)
+   */
+  readonly asynchronousInvoker?: string;
 }
 
 /** Where `npm run build` puts the pre-bundled handlers: consumers need neither Docker nor esbuild. */
@@ -75,15 +81,17 @@ export class BundledFunction extends Construct {
       ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
       'AwsSolutions-IAM5[Resource::*]': 'X-Ray PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.',
     });
+    const noDlq = props.asynchronousInvoker ?? `${props.synchronousInvoker} A DLQ only applies to asynchronous invocations.`;
+    const noDestination = props.asynchronousInvoker ?? `${props.synchronousInvoker} On-failure destinations only apply to asynchronous invocations.`;
     const runtime = 'The pre-bundled handler is built by esbuild for node22 and tested on it; the runtime moves with a package release that rebuilds and retests the bundle, not implicitly.';
     acknowledge(this.function, {
       'AwsSolutions-L1': runtime,
       'Serverless-LambdaLatestVersion': runtime,
       ...inCompliancePacks('LambdaInsideVPC', 'The function calls no VPC resource; it only receives records from a managed AWS service and returns them. A VPC would add ENIs and NAT cost without reducing exposure.'),
-      ...inCompliancePacks('LambdaDLQ', `${props.synchronousInvoker} A DLQ only applies to asynchronous invocations.`, ['HIPAA.Security', 'NIST.800.53.R5']),
+      ...inCompliancePacks('LambdaDLQ', noDlq, ['HIPAA.Security', 'NIST.800.53.R5']),
       ...inCompliancePacks('LambdaConcurrency', 'Reserved concurrency would throttle the invoking service and, in a new account with a 10-execution limit, fail deployment; the invoker bounds its own concurrency.', ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321']),
-      'Serverless-LambdaDLQ': `${props.synchronousInvoker} A DLQ only applies to asynchronous invocations.`,
-      'Serverless-LambdaAsyncFailureDestination': `${props.synchronousInvoker} On-failure destinations only apply to asynchronous invocations.`,
+      'Serverless-LambdaDLQ': noDlq,
+      'Serverless-LambdaAsyncFailureDestination': noDestination,
     });
   }
 }

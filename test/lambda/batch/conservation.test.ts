@@ -9,7 +9,7 @@
  *   CONSERVATION_DLQ_FAULTS=0  keep the dead-letter sink reliable (by default it fails now and then;
  *                              see "FIXED ENGINE BUG" below for what that found).
  *
- * The ESM model (one shard, parallelization factor 1, maxRecordAge infinite):
+ * The ESM model (test/support/esm-simulator.ts; one shard, parallelization factor 1, maxRecordAge infinite):
  * - The checkpoint is an index into the shard. A batch is up to `batchSize` records read from it.
  * - A function error (the engine throws, the response is invalid, or the invocation dies) counts
  *   as one failed attempt. Past `retryAttempts` retries the batch goes to the on-failure
@@ -58,6 +58,7 @@ import {
 } from '../../../lambda/shared/idempotency/store';
 import { b64, kinesisEvent, kplAggregate } from './fixtures';
 import { prng } from '../../../bench/prng';
+import { drainShard, type Attempt } from '../../support/esm-simulator';
 
 // ---------------------------------------------------------------------------
 // Seeds and PRNG
@@ -104,156 +105,6 @@ class Rng {
 }
 
 const hang = <T>() => new Promise<T>(() => undefined);
-
-// ---------------------------------------------------------------------------
-// The ESM simulator (independent of the engine: it only sees responses)
-// ---------------------------------------------------------------------------
-
-/** What one invocation produced, as Lambda sees it. */
-type Attempt = { kind: 'error'; why: string } | { kind: 'response'; response: unknown };
-
-/** The record Lambda sends to a Kinesis mapping's on-failure destination (metadata only). */
-interface OnFailureRecord {
-  requestContext: { condition: 'RetryAttemptsExhausted'; approximateInvokeCount: number };
-  KinesisBatchInfo: { shardId: string; startSequenceNumber: string; endSequenceNumber: string; batchSize: number };
-}
-
-interface EsmOptions {
-  readonly batchSize: number;
-  readonly retryAttempts: number;
-  readonly bisect: boolean;
-  /** Asked after each successful batch: deliver it again (lost checkpoint)? */
-  readonly redeliver?: () => boolean;
-  readonly maxInvocations?: number;
-  readonly shardId?: string;
-  /** Where the trace goes (shared with the caller's own notes). @default a new array */
-  readonly trace?: string[];
-}
-
-interface EsmResult {
-  /** Every delivered range [start, end) in order. */
-  readonly deliveries: [number, number][];
-  /** What the on-failure destination received. */
-  readonly destination: OnFailureRecord[];
-  /** The simulator's own log of the ranges it sent to the destination. */
-  readonly sent: [number, number][];
-  readonly violations: string[];
-  readonly trace: string[];
-  readonly stats: { invocations: number; functionErrors: number; partialFailures: number; bisects: number; redeliveries: number };
-}
-
-interface Range { start: number; end: number; failures: number; top: boolean }
-
-/**
- * Drains one shard (sequence numbers in increasing order) through `invoke`, as Lambda's ESM
- * does with reportBatchItemFailures, finite retryAttempts, optional bisect and an on-failure
- * destination.
- */
-async function drainShard(seqs: readonly string[], opts: EsmOptions, invoke: (start: number, end: number) => Promise<Attempt>): Promise<EsmResult> {
-  const n = seqs.length;
-  const indexOf = new Map(seqs.map((s, i) => [s, i]));
-  const deliveries: [number, number][] = [];
-  const destination: OnFailureRecord[] = [];
-  const sent: [number, number][] = [];
-  const violations: string[] = [];
-  const trace = opts.trace ?? [];
-  const stats = { invocations: 0, functionErrors: 0, partialFailures: 0, bisects: 0, redeliveries: 0 };
-  const max = opts.maxInvocations ?? 20_000;
-  let cp = 0;
-  const pending: Range[] = [];
-
-  const toDestination = (r: Range) => {
-    destination.push({
-      requestContext: { condition: 'RetryAttemptsExhausted', approximateInvokeCount: r.failures },
-      KinesisBatchInfo: { shardId: opts.shardId ?? 'shardId-000000000000', startSequenceNumber: seqs[r.start], endSequenceNumber: seqs[r.end - 1], batchSize: r.end - r.start },
-    });
-    sent.push([r.start, r.end]);
-    trace.push(`  → on-failure destination [${r.start},${r.end}) after ${r.failures} failed attempts`);
-    cp = r.end;
-    pending.shift();
-  };
-
-  while (cp < n || pending.length > 0) {
-    if (pending.length === 0) pending.push({ start: cp, end: Math.min(n, cp + opts.batchSize), failures: 0, top: true });
-    const r = pending[0];
-    if (r.start !== cp) violations.push(`simulator: range [${r.start},${r.end}) does not start at checkpoint ${cp}`);
-    if (stats.invocations >= max) {
-      violations.push(`shard not drained after ${max} invocations (checkpoint ${cp}/${n})`);
-      break;
-    }
-    stats.invocations++;
-    deliveries.push([r.start, r.end]);
-    const attempt = await invoke(r.start, r.end);
-
-    // Validate a partial batch response as Lambda does; an invalid one fails the whole batch.
-    let lowest: number | undefined;
-    let error: string | undefined = attempt.kind === 'error' ? attempt.why : undefined;
-    if (attempt.kind === 'response') {
-      const failures = (attempt.response as { batchItemFailures?: unknown })?.batchItemFailures;
-      if (!Array.isArray(failures)) {
-        error = 'invalid response';
-        violations.push(`[${r.start},${r.end}): response without a batchItemFailures array`);
-      } else {
-        let lowestSeq: bigint | undefined;
-        for (const f of failures) {
-          const id = (f as { itemIdentifier?: unknown })?.itemIdentifier;
-          const i = typeof id === 'string' ? indexOf.get(id) : undefined;
-          if (typeof id !== 'string' || id === '') {
-            error = 'empty itemIdentifier';
-            violations.push(`[${r.start},${r.end}): empty or non-string itemIdentifier ${JSON.stringify(id)}`);
-          } else if (i === undefined || i < r.start || i >= r.end) {
-            error = 'itemIdentifier not in batch';
-            violations.push(`[${r.start},${r.end}): itemIdentifier ${id} is not a sequence number of the batch`);
-          } else if (lowestSeq === undefined || BigInt(id) < lowestSeq) {
-            lowestSeq = BigInt(id);
-            lowest = i;
-          }
-        }
-        // Sequence numbers increase along the shard: the lowest one is the earliest record.
-        if (error === undefined && lowest !== undefined && failures.some((f) => indexOf.get((f as { itemIdentifier: string }).itemIdentifier)! < lowest!)) {
-          violations.push('simulator: sequence order and shard order disagree');
-        }
-      }
-    }
-
-    if (error !== undefined) {
-      stats.functionErrors++;
-      r.failures++;
-      trace.push(`#${stats.invocations} [${r.start},${r.end}) FUNCTION ERROR (${error}), failed attempts ${r.failures}`);
-      if (r.failures > opts.retryAttempts) {
-        toDestination(r);
-      } else if (opts.bisect && r.end - r.start > 1) {
-        const mid = r.start + Math.floor((r.end - r.start) / 2);
-        pending.splice(0, 1, { start: r.start, end: mid, failures: r.failures, top: false }, { start: mid, end: r.end, failures: r.failures, top: false });
-        stats.bisects++;
-        trace.push(`  → bisect into [${r.start},${mid}) and [${mid},${r.end})`);
-      }
-      continue;
-    }
-    if (lowest === undefined) {
-      trace.push(`#${stats.invocations} [${r.start},${r.end}) ok`);
-      if (opts.redeliver?.()) {
-        stats.redeliveries++;
-        trace.push('  → checkpoint lost: the same batch is delivered again');
-        continue;
-      }
-      cp = r.end;
-      pending.shift();
-      continue;
-    }
-    stats.partialFailures++;
-    if (lowest > r.start) {
-      r.start = lowest;
-      r.failures = 0;
-      if (r.top) r.end = Math.min(n, lowest + opts.batchSize);
-      cp = lowest;
-    }
-    r.failures++;
-    trace.push(`#${stats.invocations} partial failure at ${lowest} (seq ${seqs[lowest]}), checkpoint ${cp}, failed attempts at this start ${r.failures}`);
-    if (r.failures > opts.retryAttempts) toDestination(r);
-  }
-  return { deliveries, destination, sent, violations, trace, stats };
-}
 
 // ---------------------------------------------------------------------------
 // Shards
