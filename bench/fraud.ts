@@ -168,7 +168,7 @@ export function runFigures(run: EngineRun): Record<string, number> {
   };
 }
 
-/** The scorer's side, when the engine is on this branch (bench/fraud-scorer.ts); undefined until then. */
+/** The scorer's side (bench/fraud-scorer.ts runScorer); undefined runs the naive engine alone. */
 export type ScorerRunner = (ddb: DynamoDBClient, reader: DynamoDBClient, spec: FraudSpec, events: readonly KinesisStreamEvent[], counter: ServerCounter) => Promise<EngineRun>;
 
 export async function benchFraudVsNaive(bench: Bench, scorer: ScorerRunner | undefined): Promise<void> {
@@ -213,7 +213,6 @@ export async function benchFraudVsNaive(bench: Bench, scorer: ScorerRunner | und
       [`naive_rtt${delayMs}ms`]: side(naiveD),
       [`scorer_rtt${delayMs}ms`]: side(sD),
       [`ratio_ms_rtt${delayMs}ms`]: ratio(naiveD, sD),
-      ...(scorer === undefined ? { scorer_note: 'the scorer (lambda/fraud-scorer) is not on this branch yet' } : {}),
     });
   } finally {
     direct.destroy();
