@@ -22,7 +22,8 @@
  *
  * What the times measure: dynalite runs in this process and is CPU-bound, so each side's wall time is the
  * SDK client's per-request work (serialize, sign, HTTP) plus dynalite's per-request and per-item work
- * (expression parsing, validation, LevelDB), with no network latency. Both sides write every key twice
+ * (expression parsing, validation, LevelDB), with no network latency (the `.rtt` figure adds it: see
+ * benchIdempotentPathRtt). Both sides write every key twice
  * (claim, complete); ours pays the emulation's extra reads. The engines' own code is a few percent of it.
  *
  * Both sides run the same handler (sum a field) over the same batch; each measured run gets a fresh table
