@@ -26,8 +26,11 @@ import { type Bench, benchRttMs, diff, type ServerCounter, startCountedLocalAws,
 
 /** Batches at zero delay: 12 × 30 s of event time, so the first ~8 windows of every customer close. */
 export const FRAUD_BATCHES = 12;
-/** With the delay the naive engine pays ~2 round trips per event, one after another: fewer batches. */
-export const FRAUD_RTT_BATCHES = 3;
+/**
+ * With the delay the naive engine pays ~2 round trips per event, one after another: fewer batches, but enough for
+ * windows to start closing (W = max event time − 2 min passes the first window ends from the 5th batch on).
+ */
+export const FRAUD_RTT_BATCHES = 6;
 
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 export const log = (line: string): void => {
