@@ -4,14 +4,15 @@
  *   hot-path-vs-powertools   one 10,000-record Kinesis batch, idempotency on, against the same dynalite:
  *                            ours (processBatch + DynamoDbIdempotencyStore) vs Powertools
  *                            (BatchProcessor + makeIdempotent + DynamoDBPersistenceLayer); median ms
+ *   hot-path-vs-powertools.rtt4ms   the same on a 2,000-record batch with every request held 4 ms
+ *                            (BENCH_RTT_MS) by a loopback latency proxy, like DynamoDB's in-region round trip
  *   ddb-requests-per-1000    DynamoDB requests per 1,000 records, counted at dynalite's HTTP server
  *   raw-floor-overhead       processBatch without idempotency vs a bare base64 → JSON.parse loop
  *   bundle                   minified bundle bytes and require() time of every handler asset, and of the runtime
  *
  * How requests are counted:
- * - At the server, for both sides: startLocalAws() builds dynalite with `require('dynalite')`; while it
- *   starts, that export is wrapped so the http.Server it returns gets a `request` listener. Every HTTP
- *   request either side sends (SDK retries included) is counted, by X-Amz-Target.
+ * - At the server, for both sides (bench/local-ddb.ts): every HTTP request either side sends (SDK retries
+ *   included) is counted, by X-Amz-Target.
  * - Powertools talks to dynalite directly (PutItem, UpdateItem, ...), so its server count is what
  *   DynamoDB would receive.
  * - Our store sends TransactWriteItems, which dynalite lacks: test/support/dynalite-transactions.ts emulates each
@@ -21,32 +22,27 @@
  *
  * What the times measure: dynalite runs in this process and is CPU-bound, so each side's wall time is the
  * SDK client's per-request work (serialize, sign, HTTP) plus dynalite's per-request and per-item work
- * (expression parsing, validation, LevelDB), with no network latency. Both sides write every key twice
+ * (expression parsing, validation, LevelDB), with no network latency (the `.rtt` figure adds it: see
+ * benchIdempotentPathRtt). Both sides write every key twice
  * (claim, complete); ours pays the emulation's extra reads. The engines' own code is a few percent of it.
  *
  * Both sides run the same handler (sum a field) over the same batch; each measured run gets a fresh table
  * so every record is new work; runs are interleaved and the median is reported.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage, Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { buildSync } from 'esbuild';
 import { processBatch } from '../lambda/shared/batch/process-batch';
 import { DynamoDbIdempotencyStore } from '../lambda/shared/idempotency/dynamodb-store';
-import { createHashKeyTable, dynamoClient, startLocalAws } from '../test/integration/local-aws';
+import { createHashKeyTable, dynamoClient } from '../test/integration/local-aws';
 import { DynaliteTransactions } from '../test/support/dynalite-transactions';
+import { startLatencyProxy } from '../test/support/latency-proxy';
+import { addInto, type Bench, benchRttMs, diff, type ServerCounter, startCountedLocalAws, total, wanted } from './local-ddb';
+import { benchBundles } from './bundles';
 import { prng } from './prng';
 
-type Bench = (name: string, figures: Record<string, unknown>) => void;
-
-const ROOT = resolve(__dirname, '..');
 const RECORDS = 10_000;
 const TARGET_RECORD_BYTES = 300;
 /** Measured runs per side on the idempotent path (each on a fresh table); the median is reported. */
@@ -56,31 +52,14 @@ const RUNS = 3;
  * pair is dropped (never below 2) rather than overrun the ~3-minute budget; `runs` says how many were made.
  */
 const IDEMPOTENT_BUDGET_MS = 140_000;
+/** The delayed comparison runs a smaller batch (Powertools runs ~4 ms of dynalite CPU per record either way). */
+const RTT_RECORDS = 2_000;
+const RTT_BUDGET_MS = 80_000;
 /** Powertools warms up (JIT, keep-alive sockets) on a slice: a full Powertools run against dynalite takes ~40 s. */
 const WARMUP_RECORDS = 1_000;
 const FLOOR_WARMUP = 10;
 const FLOOR_RUNS = 31;
-const INIT_RUNS = 10;
-const SDK_INIT_RUNS = 5;
 const TTL_SECONDS = 7 * 24 * 3600;
-/** A valid configuration for every handler that reads one at init (firehose-transform, redrive). */
-const HANDLER_ENV: Record<string, string> = {
-  EVENT_TIME_FIELD: 'ts',
-  EVENT_TIME_FORMAT: 'iso8601',
-  EVENT_TIME_GRANULARITY: 'hour',
-  EVENT_TIME_PROJECTION_START: '2020-01-01',
-  EVENT_TIME_MAX_FUTURE_SECONDS: '3600',
-  PARTITION_FIELDS: JSON.stringify({ p_region: 'region', p_tenant: 'tenant' }),
-  FLATTEN_FIELDS: JSON.stringify({ user_id: 'user.id' }),
-  STREAM_ARN: 'arn:aws:kinesis:eu-west-1:123456789012:stream/bench-events',
-  // replay-planner and replay-worker
-  ARCHIVE_BUCKET: 'bench-archive',
-  ARCHIVE_PREFIX: 'archive/',
-  STATE_BUCKET: 'bench-state',
-  STATE_PREFIX: 'replays/',
-  TARGET_STREAMS: JSON.stringify(['arn:aws:kinesis:eu-west-1:123456789012:stream/bench-events']),
-  REPLAY_STATE_MACHINE_NAME: 'bench-replay',
-};
 
 const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 const median = (xs: readonly number[]): number => {
@@ -159,60 +138,6 @@ function lambdaContext(requestId: string): Context {
     fail: () => undefined,
     succeed: () => undefined,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Request counting at dynalite's HTTP server.
-
-interface ServerCounter {
-  /** HTTP requests received so far, by DynamoDB operation. */
-  snapshot(): Map<string, number>;
-}
-
-/** Starts the local servers with dynalite's http.Server counting every request it receives. */
-async function startCountedLocalAws(): Promise<{ aws: Awaited<ReturnType<typeof startLocalAws>>; counter: ServerCounter }> {
-  const counts = new Map<string, number>();
-  let servers = 0;
-  const path = require.resolve('dynalite');
-  require(path);
-  const cached = require.cache[path];
-  if (cached === undefined) throw new Error('bench hot-path: dynalite is not in the require cache');
-  const original = cached.exports as (options: Record<string, unknown>) => Server;
-  cached.exports = (options: Record<string, unknown>): Server => {
-    const server = original(options);
-    servers++;
-    // Node closes keep-alive sockets idle for 5 s; a client whose sockets idled through the other side's run
-    // then writes to closed sockets (ECONNRESET). DynamoDB keeps idle connections far longer.
-    server.keepAliveTimeout = 600_000;
-    server.on('request', (req: IncomingMessage) => {
-      const target = String(req.headers['x-amz-target'] ?? 'unknown').replace(/^DynamoDB_\d+\./, '');
-      counts.set(target, (counts.get(target) ?? 0) + 1);
-    });
-    return server;
-  };
-  let aws;
-  try {
-    aws = await startLocalAws();
-  } finally {
-    cached.exports = original;
-  }
-  if (servers !== 1) {
-    await aws.stop();
-    throw new Error(`bench hot-path: expected startLocalAws to build one dynalite server through require('dynalite'), saw ${servers}`);
-  }
-  return { aws, counter: { snapshot: () => new Map(counts) } };
-}
-
-function diff(after: Map<string, number>, before: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [op, n] of after) if (n - (before.get(op) ?? 0) > 0) out[op] = n - (before.get(op) ?? 0);
-  return out;
-}
-
-const total = (byOp: Record<string, number>): number => Object.values(byOp).reduce((a, b) => a + b, 0);
-
-function addInto(acc: Record<string, number>, byOp: Record<string, number>): void {
-  for (const [op, n] of Object.entries(byOp)) acc[op] = (acc[op] ?? 0) + n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,64 +227,137 @@ async function runPowertools(ddb: DynamoDBClient, counter: ServerCounter, event:
   return { ms, http };
 }
 
-async function benchIdempotentPath(bench: Bench): Promise<void> {
-  const { aws, counter } = await startCountedLocalAws();
-  const oursClient = dynamoClient(aws.endpoints.dynamodb);
-  const ptClient = dynamoClient(aws.endpoints.dynamodb);
-  try {
-    const { event, amountCents, avgBytes } = makeEvent(RECORDS);
-    const warm = makeEvent(WARMUP_RECORDS, 11);
-    log(`${RECORDS} records of ~${avgBytes} bytes; warming up (ours on the full batch, Powertools on ${WARMUP_RECORDS} records)`);
-    await runOurs(oursClient, counter, event, amountCents, 'warmup');
-    await runPowertools(ptClient, counter, warm.event, warm.amountCents, 'warmup');
+interface PairRuns {
+  ours: number[];
+  powertools: number[];
+  oursHttp: Record<string, number>;
+  ptHttp: Record<string, number>;
+  oursApiCalls: number;
+}
 
-    const ours: number[] = [];
-    const powertools: number[] = [];
-    const oursHttp: Record<string, number> = {};
-    const ptHttp: Record<string, number> = {};
-    let oursApiCalls = 0;
-    // Interleaved, so both sides see the same machine state and the same dynalite heap growth.
-    const started = performance.now();
-    for (let run = 0; run < RUNS; run++) {
-      const elapsed = performance.now() - started;
-      if (run >= 2 && elapsed + elapsed / run > IDEMPOTENT_BUDGET_MS) {
-        log(`stopping after ${run} runs to stay within the time budget`);
-        break;
-      }
-      const o = await runOurs(oursClient, counter, event, amountCents, String(run));
-      addInto(oursHttp, o.http);
-      oursApiCalls += o.apiCalls ?? 0;
-      ours.push(o.ms);
-      const p = await runPowertools(ptClient, counter, event, amountCents, String(run));
-      addInto(ptHttp, p.http);
-      powertools.push(p.ms);
-      log(`run ${run + 1}/${RUNS}: ours ${o.ms.toFixed(0)} ms, Powertools ${p.ms.toFixed(0)} ms`);
+/**
+ * Warms both sides up, then runs them interleaved (so both see the same machine state and the same dynalite
+ * heap growth) up to RUNS times, dropping the last pair (never below 2) when it would overrun `budgetMs`.
+ */
+async function runPairs(
+  clients: { ours: DynamoDBClient; powertools: DynamoDBClient },
+  counter: ServerCounter,
+  batches: { main: ReturnType<typeof makeEvent>; warm: ReturnType<typeof makeEvent> },
+  budgetMs: number,
+  label: string,
+): Promise<PairRuns> {
+  const { event, amountCents } = batches.main;
+  await runOurs(clients.ours, counter, event, amountCents, `${label}warmup`);
+  await runPowertools(clients.powertools, counter, batches.warm.event, batches.warm.amountCents, `${label}warmup`);
+  const out: PairRuns = { ours: [], powertools: [], oursHttp: {}, ptHttp: {}, oursApiCalls: 0 };
+  const started = performance.now();
+  for (let run = 0; run < RUNS; run++) {
+    const elapsed = performance.now() - started;
+    if (run >= 2 && elapsed + elapsed / run > budgetMs) {
+      log(`${label}stopping after ${run} runs to stay within the time budget`);
+      break;
     }
-    const oursMs = median(ours);
-    const ptMs = median(powertools);
-    bench('hot-path-vs-powertools', {
-      records: RECORDS,
-      avg_record_bytes: avgBytes,
-      runs: ours.length,
-      ours_ms: round(oursMs),
-      powertools_ms: round(ptMs),
-      ratio: round(ptMs / oursMs, 2),
-      ours_runs_ms: ours.map((x) => round(x)),
-      powertools_runs_ms: powertools.map((x) => round(x)),
-    });
-    const per1000 = (n: number): number => round((n / (ours.length * RECORDS)) * 1000, 1);
+    const o = await runOurs(clients.ours, counter, event, amountCents, `${label}${run}`);
+    addInto(out.oursHttp, o.http);
+    out.oursApiCalls += o.apiCalls ?? 0;
+    out.ours.push(o.ms);
+    const p = await runPowertools(clients.powertools, counter, event, amountCents, `${label}${run}`);
+    addInto(out.ptHttp, p.http);
+    out.powertools.push(p.ms);
+    log(`${label}run ${run + 1}/${RUNS}: ours ${o.ms.toFixed(0)} ms, Powertools ${p.ms.toFixed(0)} ms`);
+  }
+  return out;
+}
+
+function pairFigures(runs: PairRuns, records: number): Record<string, unknown> {
+  const oursMs = median(runs.ours);
+  const ptMs = median(runs.powertools);
+  return {
+    runs: runs.ours.length,
+    ours_ms: round(oursMs),
+    powertools_ms: round(ptMs),
+    ratio: round(ptMs / oursMs, 2),
+    ours_ms_per_1000: round((oursMs / records) * 1000),
+    powertools_ms_per_1000: round((ptMs / records) * 1000),
+    ours_runs_ms: runs.ours.map((x) => round(x)),
+    powertools_runs_ms: runs.powertools.map((x) => round(x)),
+  };
+}
+
+async function benchIdempotentPath(bench: Bench): Promise<void> {
+  const { aws, counter } = await startCountedLocalAws('hot-path');
+  const clients = { ours: dynamoClient(aws.endpoints.dynamodb), powertools: dynamoClient(aws.endpoints.dynamodb) };
+  try {
+    const main = makeEvent(RECORDS);
+    const warm = makeEvent(WARMUP_RECORDS, 11);
+    log(`${RECORDS} records of ~${main.avgBytes} bytes; warming up (ours on the full batch, Powertools on ${WARMUP_RECORDS} records)`);
+    const runs = await runPairs(clients, counter, { main, warm }, IDEMPOTENT_BUDGET_MS, '');
+    bench('hot-path-vs-powertools', { records: RECORDS, avg_record_bytes: main.avgBytes, ...pairFigures(runs, RECORDS) });
+    const per1000 = (n: number): number => round((n / (runs.ours.length * RECORDS)) * 1000, 1);
     const perOp = (byOp: Record<string, number>): Record<string, number> =>
       Object.fromEntries(Object.entries(byOp).sort().map(([op, n]) => [op, per1000(n)]));
     bench('ddb-requests-per-1000', {
-      ours: per1000(total(oursHttp)),
-      ours_api_calls: per1000(oursApiCalls),
-      powertools: per1000(total(ptHttp)),
-      ours_http_by_operation: perOp(oursHttp),
-      powertools_http_by_operation: perOp(ptHttp),
+      ours: per1000(total(runs.oursHttp)),
+      ours_api_calls: per1000(runs.oursApiCalls),
+      powertools: per1000(total(runs.ptHttp)),
+      ours_http_by_operation: perOp(runs.oursHttp),
+      powertools_http_by_operation: perOp(runs.ptHttp),
     });
   } finally {
-    oursClient.destroy();
-    ptClient.destroy();
+    clients.ours.destroy();
+    clients.powertools.destroy();
+    await aws.stop();
+  }
+}
+
+/**
+ * The same comparison with a network round trip: both sides' clients talk to dynalite through the latency
+ * proxy, which holds every HTTP request `BENCH_RTT_MS` (default 4) before forwarding it.
+ *
+ * Against zero delay, Powertools' 2 requests per record run 50 at a time (the SDK's default socket limit)
+ * and mostly overlap with dynalite's CPU time; ours sends ~2 requests per 100 records. The emulation works
+ * against ours here: each emulated TransactWriteItems is 2 delayed requests in sequence (BatchGetItem, then
+ * its BatchWriteItems in parallel), and DynaliteTransactions runs transactions one at a time (its atomicity),
+ * where DynamoDB would run the store's concurrent chunks in parallel. So `ours_ms` is an upper bound.
+ * The proxy runs in this process: its per-request CPU is paid by both sides, per request (Powertools' more).
+ */
+async function benchIdempotentPathRtt(bench: Bench): Promise<void> {
+  const delayMs = benchRttMs();
+  const { aws, counter } = await startCountedLocalAws('hot-path');
+  const proxy = await startLatencyProxy({ target: aws.endpoints.dynamodb, delayMs });
+  const direct = { ours: dynamoClient(aws.endpoints.dynamodb), powertools: dynamoClient(aws.endpoints.dynamodb) };
+  const proxied = { ours: dynamoClient(proxy.endpoint), powertools: dynamoClient(proxy.endpoint) };
+  try {
+    const main = makeEvent(RTT_RECORDS, 13);
+    const warm = makeEvent(WARMUP_RECORDS, 17);
+    // The same smaller batch without the proxy first: the control the delayed figures are read against.
+    log(`rtt ${delayMs} ms: ${RTT_RECORDS} records, zero delay (control) then through the latency proxy`);
+    const control = await runPairs(direct, counter, { main, warm }, RTT_BUDGET_MS / 2, 'rtt-control ');
+    const sentDirect = total(Object.fromEntries(counter.snapshot()));
+    const runs = await runPairs(proxied, counter, { main, warm }, RTT_BUDGET_MS / 2, `rtt${delayMs}ms `);
+    // Every request dynalite received after the control went through the proxy (so every one paid the delay).
+    const forwarded = total(Object.fromEntries(proxy.counts()));
+    const served = total(Object.fromEntries(counter.snapshot())) - sentDirect;
+    if (forwarded !== served) throw new Error(`bench hot-path: the proxy forwarded ${forwarded} requests, dynalite received ${served}`);
+    const per1000 = (n: number): number => round((n / (runs.ours.length * RTT_RECORDS)) * 1000, 1);
+    const c = pairFigures(control, RTT_RECORDS);
+    bench(`hot-path-vs-powertools.rtt${delayMs}ms`, {
+      records: RTT_RECORDS,
+      records_note: `${RTT_RECORDS} records rather than ${RECORDS}, to keep the delayed runs within budget; zero_delay_* is the same batch without the proxy`,
+      delay_ms_per_request: delayMs,
+      avg_record_bytes: main.avgBytes,
+      ...pairFigures(runs, RTT_RECORDS),
+      zero_delay_ours_ms: c.ours_ms,
+      zero_delay_powertools_ms: c.powertools_ms,
+      zero_delay_ratio: c.ratio,
+      ours_requests_per_1000: per1000(total(runs.oursHttp)),
+      ours_api_calls_per_1000: per1000(runs.oursApiCalls),
+      powertools_requests_per_1000: per1000(total(runs.ptHttp)),
+      ours_note: 'upper bound: the emulated transactions run one at a time, each 2 delayed requests in sequence',
+    });
+  } finally {
+    for (const c of [direct.ours, direct.powertools, proxied.ours, proxied.powertools]) c.destroy();
+    await proxy.close();
     await aws.stop();
   }
 }
@@ -405,87 +403,10 @@ function benchRawFloor(bench: Bench): Promise<void> {
   })();
 }
 
-// ---------------------------------------------------------------------------------------------
-// Bundles.
-
-export function benchBundles(bench: Bench): void {
-  const assets = join(ROOT, 'assets', 'lambda');
-  const handlers = (): string[] => (existsSync(assets)
-    ? readdirSync(assets, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(assets, d.name, 'index.js'))).map((d) => d.name).sort()
-    : []);
-  const sources = readdirSync(join(ROOT, 'lambda'), { withFileTypes: true })
-    .filter((d) => d.isDirectory() && d.name !== 'shared' && existsSync(join(ROOT, 'lambda', d.name, 'index.ts'))).map((d) => d.name);
-  if (sources.some((name) => !handlers().includes(name))) {
-    log('handler assets missing: running scripts/bundle-handlers.mjs');
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle-handlers.mjs')], { cwd: ROOT, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`bench hot-path: bundle-handlers failed: ${r.stderr}`);
-  }
-
-  const dir = mkdtempSync(join(tmpdir(), 'bench-runtime-'));
-  try {
-    // The runtime alone, built as the handler assets are (scripts/bundle-handlers.mjs). It requires the DynamoDB
-    // client only when idempotency is configured (in batchHandler(), at init): sdk_init_ms is that extra init.
-    const runtime = join(dir, 'runtime.js');
-    buildSync({
-      stdin: {
-        // The public entry (`cdk-streaming-pipelines/runtime`), minified as a user's bundler would.
-        contents: "export * from './lambda/shared/runtime';\n",
-        resolveDir: ROOT,
-        sourcefile: 'runtime-entry.ts',
-        loader: 'ts',
-      },
-      outfile: runtime,
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      minify: true,
-      legalComments: 'none',
-      external: ['@aws-sdk/*'],
-      logLevel: 'silent',
-      tsconfigRaw: { compilerOptions: { strict: true } },
-    });
-    const entries: [string, string][] = [...handlers().map((h): [string, string] => [h, join(assets, h, 'index.js')]), ['runtime', runtime]];
-    // Measured inside the child, around require() only. NODE_PATH lets the runtime bundle (in a temp dir) find
-    // the AWS SDK as the handler assets do; on Lambda the Node.js 22 runtime provides it. Handlers read their
-    // configuration at init, so the child gets a valid one for each.
-    const childEnv = { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), ...HANDLER_ENV };
-    const child = (file: string): string =>
-      `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));`;
-    const measure = (file: string): number => {
-      const r = spawnSync(process.execPath, ['-e', child(file)], { env: childEnv, encoding: 'utf8', timeout: 10_000 });
-      if (r.status !== 0) throw new Error(`require() failed (status ${r.status}): ${(r.stderr.split('\n').find((l) => /^\w*Error\b/.test(l)) ?? r.stderr).slice(0, 300)}`);
-      return Number(r.stdout);
-    };
-    for (const [handler, file] of entries) {
-      const code = readFileSync(file, 'utf8');
-      const bytes = Buffer.byteLength(code);
-      // The AWS SDK packages the bundle leaves external: on Lambda they load from the runtime, but at init all the same.
-      const sdk = [...new Set([...code.matchAll(/require\("(@aws-sdk\/[^"]+)"\)/g)].map((m) => m[1]))].sort();
-      try {
-        measure(file); // warms the file cache
-        const samples = Array.from({ length: INIT_RUNS }, () => measure(file));
-        let sdkFigures = {};
-        if (sdk.length > 0) {
-          const sdkEntry = join(dir, `${handler}-sdk.js`);
-          writeFileSync(sdkEntry, sdk.map((m) => `require(${JSON.stringify(m)});`).join('\n'));
-          measure(sdkEntry);
-          sdkFigures = { sdk_modules: sdk, sdk_init_ms: round(median(Array.from({ length: SDK_INIT_RUNS }, () => measure(sdkEntry))), 2) };
-        }
-        bench('bundle', { handler, bytes, init_ms: round(median(samples), 2), runs: INIT_RUNS, ...sdkFigures });
-      } catch (e) {
-        // A handler this file does not know the configuration of still gets its size reported.
-        bench('bundle', { handler, bytes, init_ms: null, error: (e as Error).message });
-      }
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** Prints the four hot-path figures; starts and stops its own local servers (127.0.0.1 only). */
 export async function benchHotPath(bench: Bench): Promise<void> {
-  await benchIdempotentPath(bench);
-  await benchRawFloor(bench);
-  benchBundles(bench);
+  if (wanted('hot-path.idempotent')) await benchIdempotentPath(bench);
+  if (wanted('hot-path.rtt')) await benchIdempotentPathRtt(bench);
+  if (wanted('hot-path.floor')) await benchRawFloor(bench);
+  if (wanted('hot-path.bundles')) benchBundles(bench);
 }

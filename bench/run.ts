@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: one `BENCH {json}` line per figure on stdout (progress goes to stderr).
- * Loopback only: nothing here opens a socket.
+ * Loopback only: every server and proxy binds 127.0.0.1 on an ephemeral port, and every client points there.
  *
  *   firehose-transform.bundle        size of the shipped asset (bytes, gzip bytes)
  *   firehose-transform.module_init   require() of the bundled asset in fresh node processes
@@ -9,8 +9,19 @@
  *   json-rewrite.floor               base64 → JSON.parse → JSON.stringify → base64 on the same batches: the floor core is compared with
  *   app.synth                        bin/app.ts synthesized with all five cdk-nag packs
  *   (bench/kpl.ts, bench/hot-path.ts, bench/archive.ts and bench/replay.ts describe their own figures:
- *    kpl-deaggregate, hot-path-vs-powertools, ddb-requests-per-1000, raw-floor-overhead, bundle,
- *    archive-processor, replay-packing, replay-rate)
+ *    kpl-deaggregate, hot-path-vs-powertools, hot-path-vs-powertools.rtt4ms, ddb-requests-per-1000,
+ *    raw-floor-overhead, bundle, archive-processor, replay-packing, replay-rate)
+ *   fraud-vs-naive                   bench/fraud.ts: the fraud scorer against a naive per-event read-modify-write engine
+ *                                    (bench/fraud-naive.ts) on the same 1,000-event batches, ms and DynamoDB API calls
+ *                                    per 1,000 events, zero delay and 4 ms per request; their results and alerts compared
+ *   fraud-scorer                     bench/fraud-scorer.ts: the scorer's Lambda adapter against dynalite: events/s,
+ *                                    p50/p99 ms per 1,000-event batch, API calls per 1,000 events, tumbling and hopping,
+ *                                    zero delay and 4 ms per request
+ *
+ * `.rtt4ms` figures put a loopback latency proxy (test/support/latency-proxy.ts) between the SDK client and dynalite,
+ * holding every request BENCH_RTT_MS (default 4, like DynamoDB's in-region round trip; the name follows the value).
+ * BENCH_ONLY=<part>[,<part>...] runs only those parts: firehose, kpl, hot-path (hot-path.idempotent, hot-path.rtt,
+ * hot-path.floor, hot-path.bundles), archive, replay, fraud (fraud.naive, fraud.scorer), synth.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,8 +30,10 @@ import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, transformBatch, type SourceRecord } from '../lambda/firehose-transform/core';
 import { benchArchiveProcessor } from './archive';
+import { benchFraud } from './fraud-bench';
 import { benchHotPath } from './hot-path';
 import { benchKpl } from './kpl';
+import { wanted } from './local-ddb';
 import { prng } from './prng';
 import { benchReplay } from './replay';
 
@@ -244,18 +257,21 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const t0 = Date.now();
-  const batches = makeBatches();
-  const recordBytes = Math.round(batches.flat().reduce((n, r) => n + Buffer.from(r.payload, 'base64').length, 0) / (BATCH_SIZE * DISTINCT_BATCHES));
-  benchBundle();
-  benchModuleInit();
-  benchCore(batches, recordBytes);
-  benchFloor(batches, recordBytes);
-  await benchHandler(batches, recordBytes);
-  await benchKpl(bench);
-  await benchHotPath(bench);
-  await benchArchiveProcessor(bench);
-  await benchReplay(bench);
-  benchAppSynth();
+  if (wanted('firehose')) {
+    const batches = makeBatches();
+    const recordBytes = Math.round(batches.flat().reduce((n, r) => n + Buffer.from(r.payload, 'base64').length, 0) / (BATCH_SIZE * DISTINCT_BATCHES));
+    benchBundle();
+    benchModuleInit();
+    benchCore(batches, recordBytes);
+    benchFloor(batches, recordBytes);
+    await benchHandler(batches, recordBytes);
+  }
+  if (wanted('kpl')) await benchKpl(bench);
+  if (wanted('hot-path')) await benchHotPath(bench);
+  if (wanted('archive')) await benchArchiveProcessor(bench);
+  if (wanted('replay')) await benchReplay(bench);
+  if (wanted('fraud')) await benchFraud(bench);
+  if (wanted('synth')) benchAppSynth();
   process.stderr.write(`bench: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
