@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 import type { Bench } from './local-ddb';
+import { median, round } from './stats';
 
 const ROOT = resolve(__dirname, '..');
 const INIT_RUNS = 10;
@@ -31,12 +32,6 @@ const HANDLER_ENV: Record<string, string> = {
   REPLAY_STATE_MACHINE_NAME: 'bench-replay',
 };
 
-const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const log = (line: string): void => {
   process.stderr.write(`bench hot-path: ${line}\n`);
 };

@@ -29,8 +29,8 @@ import { assertSameOutcome, createStateTable, type EngineRun, type Outcome, FRAU
 import { benchSpec, generateRecords, toKinesisEvents } from './fraud-events';
 import { type Bench, benchRttMs, type ServerCounter, startCountedLocalAws, total } from './local-ddb';
 import { dynamoClient } from '../test/integration/local-aws';
+import { round } from './stats';
 
-const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 
 type Sender = { send(command: object): Promise<unknown> };
 

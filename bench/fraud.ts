@@ -23,6 +23,7 @@ import { startLatencyProxy } from '../test/support/latency-proxy';
 import { BATCH_EVENTS, benchSpec, generateRecords, SHARD_ID, type StreamRecord, toKinesisEvents } from './fraud-events';
 import { NaiveFraudScorer } from './fraud-naive';
 import { type Bench, benchRttMs, diff, type ServerCounter, startCountedLocalAws, total } from './local-ddb';
+import { round } from './stats';
 
 /** Batches at zero delay: 12 × 30 s of event time, so the first ~8 windows of every customer close. */
 export const FRAUD_BATCHES = 12;
@@ -32,7 +33,6 @@ export const FRAUD_BATCHES = 12;
  */
 export const FRAUD_RTT_BATCHES = 6;
 
-const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
 export const log = (line: string): void => {
   process.stderr.write(`bench fraud: ${line}\n`);
 };

@@ -42,6 +42,7 @@ import { startLatencyProxy } from '../test/support/latency-proxy';
 import { addInto, type Bench, benchRttMs, diff, type ServerCounter, startCountedLocalAws, total, wanted } from './local-ddb';
 import { benchBundles } from './bundles';
 import { prng } from './prng';
+import { median, round } from './stats';
 
 const RECORDS = 10_000;
 const TARGET_RECORD_BYTES = 300;
@@ -61,12 +62,6 @@ const FLOOR_WARMUP = 10;
 const FLOOR_RUNS = 31;
 const TTL_SECONDS = 7 * 24 * 3600;
 
-const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const log = (line: string): void => {
   process.stderr.write(`bench hot-path: ${line}\n`);
 };
