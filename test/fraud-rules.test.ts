@@ -2,8 +2,10 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { newApp } from './support/nag';
 import type { FraudSpec } from '../lambda/shared/fraud/spec';
 import { FRAUD_SPEC_VERSION, SCORE_ALERT_KEY } from '../lambda/shared/fraud/spec';
+import { compileFraudSpec as engineCompile } from '../lambda/shared/fraud/validate-spec';
 import { AlertPolicy, EventTimeFormat, FraudRule, FraudWindow, type FraudSpecProps } from '../lib';
-import { compileFraudSpec, fraudItemBytesBound, type CompiledFraudSpec, DYNAMODB_ITEM_BYTES, FRAUD_SPEC_MAX_BYTES } from '../lib/fraud-pipeline/fraud-spec';
+import { MAX_ITEM_BYTES, windowItemSizeBound } from '../lambda/shared/fraud/item-size';
+import { compileFraudSpec, type CompiledFraudSpec, FRAUD_SPEC_MAX_BYTES } from '../lib/fraud-pipeline/fraud-spec';
 
 // One truth: the compiler's output type and the engines' input type must be the same shape.
 const toEngine = (s: CompiledFraudSpec): FraudSpec => s;
@@ -69,9 +71,9 @@ test('ISO_8601_UTC and EPOCH_SECONDS map to the engines\' format names', () => {
 });
 
 test('the default maxEventsPerWindow keeps a window item well under 400 KB', () => {
-  const bound = fraudItemBytesBound(20_000, 3, 100, 10);
-  expect(bound).toBe(8 * 20_000 + 8 * 3 * 100 + 256 * 10 + 4096);
-  expect(bound).toBeLessThan(DYNAMODB_ITEM_BYTES / 2);
+  // The engines' bound (item-size.ts), which synth enforces through their own check.
+  const bound = windowItemSizeBound(compile() as unknown as FraudSpec);
+  expect(bound).toBeLessThan(MAX_ITEM_BYTES / 2);
 });
 
 describe('validation names the prop, its value and the rule', () => {
@@ -100,7 +102,7 @@ describe('validation names the prop, its value and the rule', () => {
     ['a fractional distinctCap', { distinctCap: 2.5 }, /`distinctCap` \(2.5\) must be a whole number, 1 or more/],
     ['evidenceEventIds 0', { evidenceEventIds: 0 }, /`evidenceEventIds` \(0\) must be a whole number, 1 or more/],
     ['maxEventsPerWindow 0', { maxEventsPerWindow: 0 }, /`maxEventsPerWindow` \(0\) must be a whole number, 1 or more/],
-    ['maxEventsPerWindow past the 400 KB item', { maxEventsPerWindow: 60_000 }, /`maxEventsPerWindow` \(60000\) .* bounds a window item at \d+ bytes, over DynamoDB's 400 KB item limit/],
+    ['maxEventsPerWindow past the 400 KB item', { maxEventsPerWindow: 60_000 }, /`maxEventsPerWindow` \(60000\) makes a spec the scorer would refuse at start: .*let a window item reach \d+ bytes, over DynamoDB's 409600/],
     ['an idle timeout under the closer\'s minute', { idleTimeout: Duration.seconds(30) }, /`idleTimeout` \(30 seconds\) must be at least 1 minute/],
     ['a state retention under a day', { stateRetention: Duration.hours(12) }, /`stateRetention` \(12 hours\) must be at least 1 day/],
     ['an empty customer path', { schema: schemaWith({ customerId: '' }) }, /`schema.customerId` \(''\) must be a dotted path/],
@@ -123,5 +125,23 @@ describe('validation names the prop, its value and the rule', () => {
   test('a spec past Lambda\'s 4 KB environment fails, naming the rules', () => {
     const rules = Array.from({ length: 60 }, (_, i) => FraudRule.countAbove(i, { id: `a_rather_long_rule_identifier_${i}` }));
     expect(() => compile({ rules })).toThrow(new RegExp(`\`rules\` compile to a \\d+-byte FRAUD_SPEC; Lambda allows 4 KB .* may take ${FRAUD_SPEC_MAX_BYTES} bytes`));
+  });
+});
+
+describe('a spec that synthesizes is one the engines start with', () => {
+  // The scorer and closer run lambda/shared/fraud/validate-spec.ts at init and refuse a spec it rejects:
+  // a synth-time check weaker than theirs would deploy a pipeline whose every invocation fails.
+  const engineAccepts = (spec: CompiledFraudSpec) => () => engineCompile(JSON.parse(JSON.stringify(spec)));
+  test.each([
+    ['evidence ids past the item bound', { maxEventsPerWindow: 45_000, evidenceEventIds: 100 }, /`maxEventsPerWindow` \(45000\) .*the scorer would refuse.*over DynamoDB's 409600/],
+    ['an attribute path with an empty segment', { schema: schemaWith({ attributes: ['device..id'] }), rules: [FraudRule.countAbove(1)] }, /`schema.attributes\[0\]` \('device..id'\) .*the scorer would refuse.*empty segment/],
+    ['a reserved path segment', { schema: schemaWith({ amount: 'a.__proto__' }) }, /`schema.amount` .*the scorer would refuse.*__proto__/],
+  ])('%s fails at synth, naming the prop', (_name, over, message) => {
+    expect(() => compile(over as Partial<FraudSpecProps>)).toThrow(message);
+  });
+
+  test('the defaults and the issue\'s example start the engine', () => {
+    expect(engineAccepts(compile())).not.toThrow();
+    expect(engineAccepts(compile({ window: FraudWindow.hopping(Duration.seconds(30), Duration.seconds(10)), alertWhen: AlertPolicy.scoreAtLeast(2) }))).not.toThrow();
   });
 });

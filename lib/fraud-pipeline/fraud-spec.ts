@@ -4,6 +4,7 @@ import type { IConstruct } from 'constructs';
 import { AlertPolicy, type FraudRule, type FraudSchema, type FraudSpecProps, type FraudWindow } from './fraud-rules';
 import { EventTimeFormat } from '../core/event-time';
 import { propError } from '../core/errors';
+import { checkSpecAsEngines } from './engine-spec-check';
 
 /** The FraudSpec JSON (lambda/shared/fraud/spec.ts; test/fraud-rules.test.ts checks the two agree). */
 export interface CompiledFraudSpec {
@@ -30,24 +31,11 @@ export const DEFAULT_EVIDENCE_EVENT_IDS = 10;
 export const DEFAULT_MAX_EVENTS_PER_WINDOW = 20_000;
 export const DEFAULT_STATE_RETENTION = Duration.days(7);
 export const DEFAULT_IDLE_TIMEOUT = Duration.minutes(1);
-/** DynamoDB's item size limit. */
-export const DYNAMODB_ITEM_BYTES = 400 * 1024;
-/** Longest event id (lambda/shared/fraud/spec.ts MAX_EVENT_ID_LENGTH). */
-const MAX_EVENT_ID_LENGTH = 256;
 /**
  * Lambda allows 4 KB for all environment variables together; the spec may take 3 KB of it, leaving
  * 1 KB for the table and bucket names and the rest (their lengths are unknown at synth).
  */
 export const FRAUD_SPEC_MAX_BYTES = 3 * 1024;
-
-/**
- * Upper bound of a window item's size, from the suggested layout (contract section 6): each accepted
- * event id as an 8-byte hash, each distinct value as an 8-byte hash, the evidence ids in full, and 4 KB
- * for the key, features, version and status (a closed item's result JSON is of the same order).
- */
-export function fraudItemBytesBound(maxEventsPerWindow: number, attributes: number, distinctCap: number, evidenceEventIds: number): number {
-  return 8 * maxEventsPerWindow + 8 * attributes * distinctCap + MAX_EVENT_ID_LENGTH * evidenceEventIds + 4096;
-}
 
 const isWholeSeconds = (d: Duration): boolean => Number.isInteger(d.toSeconds({ integral: false }));
 const RULE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -68,10 +56,6 @@ export function compileFraudSpec(scope: IConstruct, props: FraudSpecProps, strea
   const distinctCap = count('distinctCap', props.distinctCap ?? DEFAULT_DISTINCT_CAP, 1);
   const evidenceEventIds = count('evidenceEventIds', props.evidenceEventIds ?? DEFAULT_EVIDENCE_EVENT_IDS, 1);
   const maxEventsPerWindow = count('maxEventsPerWindow', props.maxEventsPerWindow ?? DEFAULT_MAX_EVENTS_PER_WINDOW, 1);
-  const bound = fraudItemBytesBound(maxEventsPerWindow, schema.attributes.length, distinctCap, evidenceEventIds);
-  if (bound > DYNAMODB_ITEM_BYTES) {
-    throw propError(scope, 'maxEventsPerWindow', `(${maxEventsPerWindow}) with distinctCap ${distinctCap} and evidenceEventIds ${evidenceEventIds} bounds a window item at ${bound} bytes, over DynamoDB's 400 KB item limit`);
-  }
   const duration = (prop: string, d: Duration, min: Duration): number => {
     if (d.toMilliseconds() < min.toMilliseconds()) throw propError(scope, prop, `(${d.toHumanString()}) must be at least ${min.toHumanString()}`);
     return d.toMilliseconds();
@@ -97,6 +81,8 @@ export function compileFraudSpec(scope: IConstruct, props: FraudSpecProps, strea
   if (bytes > FRAUD_SPEC_MAX_BYTES) {
     throw propError(scope, 'rules', `compile to a ${bytes}-byte FRAUD_SPEC; Lambda allows 4 KB of environment variables per function, of which the spec may take ${FRAUD_SPEC_MAX_BYTES} bytes: use fewer rules, or shorter rule ids and field paths`);
   }
+  // Last, so the checks above explain a mistake in the props' own words first.
+  checkSpecAsEngines(scope, spec);
   return spec;
 }
 

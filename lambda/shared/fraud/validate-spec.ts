@@ -107,12 +107,14 @@ function checkRules(s: Record<string, unknown>, problems: string[]): void {
   }
 }
 
-/** Checks `raw` against the contract; throws a FraudSpecError listing every problem. */
-export function compileFraudSpec(raw: unknown): CompiledSpec {
-  if (!isObject(raw)) throw new FraudSpecError('fraud spec: expected a JSON object');
-  if (raw.version !== FRAUD_SPEC_VERSION) {
-    throw new FraudSpecError(`fraud spec: unknown version ${JSON.stringify(raw.version)}; this engine knows version ${FRAUD_SPEC_VERSION}`);
-  }
+/**
+ * Every problem of `raw` against the contract (empty when the engines accept it). FraudPipeline runs
+ * this same function at synth (bundled as assets/lambda/fraud-spec-check), so a spec that synthesizes
+ * is one the engines start with.
+ */
+export function fraudSpecProblems(raw: unknown): string[] {
+  if (!isObject(raw)) return ['fraud spec: expected a JSON object'];
+  if (raw.version !== FRAUD_SPEC_VERSION) return [`version ${JSON.stringify(raw.version)} is unknown; this engine knows version ${FRAUD_SPEC_VERSION}`];
   const problems: string[] = [];
   checkSchema(raw, problems);
   checkNumbers(raw, problems);
@@ -120,9 +122,15 @@ export function compileFraudSpec(raw: unknown): CompiledSpec {
   if (problems.length === 0) {
     const bound = windowItemSizeBound(raw as unknown as FraudSpec);
     if (bound > MAX_ITEM_BYTES) {
-      problems.push(`a window item may reach ${bound} bytes, over DynamoDB's ${MAX_ITEM_BYTES}: lower maxEventsPerWindow, distinctCap or evidenceEventIds`);
+      problems.push(`maxEventsPerWindow, distinctCap and evidenceEventIds let a window item reach ${bound} bytes, over DynamoDB's ${MAX_ITEM_BYTES}: lower one of them`);
     }
   }
+  return problems;
+}
+
+/** Checks `raw` against the contract; throws a FraudSpecError listing every problem. */
+export function compileFraudSpec(raw: unknown): CompiledSpec {
+  const problems = fraudSpecProblems(raw);
   if (problems.length > 0) throw new FraudSpecError(`fraud spec is invalid:\n- ${problems.join('\n- ')}`);
   const spec = raw as unknown as FraudSpec;
   return {
