@@ -37,7 +37,7 @@ export async function produceKeys(producer: Producer, topic: string, keys: strin
 }
 
 /** The Kafka error type behind a kafkajs error (retries wrap the broker's error). */
-function errorName(e: unknown): string {
+export function errorName(e: unknown): string {
   const err = e as { type?: string; name?: string; cause?: unknown; originalError?: unknown };
   const inner = err.originalError ?? err.cause;
   if (inner) return errorName(inner);

@@ -72,7 +72,7 @@ export class KafkaTestCluster {
     try {
       await cluster.format();
       for (const node of cluster.nodes) cluster.launch(node);
-      await cluster.waitForBrokers(cluster.brokerIds);
+      await cluster.waitForBrokers(cluster.brokerIds, true);
       return cluster;
     } catch (e) {
       await cluster.stop();
@@ -93,7 +93,7 @@ export class KafkaTestCluster {
   private constructor(options: KafkaTestClusterOptions, ports: number[]) {
     this.jars = kafkaJars();
     this.heap = options.heap ?? '256m';
-    this.timeoutMs = options.startupTimeoutMs ?? 90_000;
+    this.timeoutMs = options.startupTimeoutMs ?? Number(process.env.KAFKA_TEST_STARTUP_MS ?? 90_000);
     this.dir = mkdtempSync(path.join(tmpdir(), 'kafka-test-'));
     this.clusterId = clusterId();
     const brokers = options.brokers ?? 3;
@@ -263,9 +263,10 @@ export class KafkaTestCluster {
   }
 
   /**
-   * Whether the node's running JVM logged that it finished starting. A broker logs it only after the
-   * controller unfenced it; checking this JVM's own line keeps a restart after kill -9 from passing on
-   * metadata that still lists the previous, not yet fenced, incarnation.
+   * Whether the node's running JVM logged that it finished starting. A broker logs it only after it
+   * registered with the controller and the controller unfenced it (BrokerServer waits for that), so the
+   * line means "live broker in the cluster's metadata". Checking this JVM's own line keeps a restart after
+   * kill -9 from passing on metadata that still lists the previous, not yet fenced, incarnation.
    */
   private started(node: Node): boolean {
     try {
@@ -275,11 +276,16 @@ export class KafkaTestCluster {
     }
   }
 
-  /** Polls until every broker in `ids` logged its start and the cluster's metadata lists it as a live broker. */
-  private async waitForBrokers(ids: number[]): Promise<void> {
+  /**
+   * Polls until every broker in `ids` logged its start and, with `viaMetadata`, a client's describeCluster
+   * lists it too. Restarts skip the client check: kafkajs refuses any metadata while a partition has no
+   * leader (LEADER_NOT_AVAILABLE), which is exactly the state the failure tests restart brokers in.
+   */
+  private async waitForBrokers(ids: number[], viaMetadata = false): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
     let admin: Admin | undefined;
     let seen: number[] = [];
+    let lastError = '';
     try {
       for (;;) {
         for (const n of this.nodes) {
@@ -287,17 +293,22 @@ export class KafkaTestCluster {
             throw new Error(`kafka node ${n.id} exited during startup:\n${this.logTail(n.id)}`);
           }
         }
-        try {
-          admin ??= this.client('harness').admin();
-          await admin.connect();
-          seen = (await admin.describeCluster()).brokers.map((b) => b.nodeId);
-          if (ids.every((id) => seen.includes(id) && this.started(this.node(id)))) break;
-        } catch {
-          await admin?.disconnect().catch(() => undefined);
-          admin = undefined; // not up yet: reconnect on the next round
+        const started = ids.every((id) => this.started(this.node(id)));
+        if (started && !viaMetadata) break;
+        if (started) {
+          try {
+            admin ??= this.client('harness').admin();
+            await admin.connect();
+            seen = (await admin.describeCluster()).brokers.map((b) => b.nodeId);
+            if (ids.every((id) => seen.includes(id))) break;
+          } catch (e) {
+            lastError = String(e);
+            await admin?.disconnect().catch(() => undefined);
+            admin = undefined; // not answering yet: reconnect on the next round
+          }
         }
         if (Date.now() > deadline) {
-          throw new Error(`kafka brokers ${ids.join(', ')} not all registered after ${this.timeoutMs} ms (seen: ${seen.join(', ') || 'none'}):\n`
+          throw new Error(`kafka brokers ${ids.join(', ')} not all registered after ${this.timeoutMs} ms (seen: ${seen.join(', ') || 'none'}; last error: ${lastError || 'none'}):\n`
             + ids.map((id) => `--- node ${id}\n${this.logTail(id, 15)}`).join('\n'));
         }
         await new Promise((r) => setTimeout(r, 200)); // poll interval; the condition above is what we wait for
