@@ -80,6 +80,34 @@ describe('test Kafka cluster (3 brokers, KRaft)', () => {
     });
   }, 120_000);
 
+  test('a broker killed (kill -9) mid-stream: production goes on, and every acknowledged record is read back', async () => {
+    const t0 = Date.now();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: 'killed', numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
+    });
+    // Enough retries to ride out the controller fencing the dead broker (broker.session.timeout.ms 3 s).
+    const producer = await idempotentProducer(cluster.client('producer-k'), 10);
+    let killedAt = -1;
+    const sent = await produceKeys(producer, 'killed', keys('k', 2000), 50, async (acked) => {
+      if (killedAt < 0 && acked >= 500) {
+        killedAt = acked;
+        await cluster.killBroker(3);
+      }
+    });
+    await producer.disconnect();
+    expect(killedAt).toBeGreaterThanOrEqual(500);
+    expect(sent.acked.length).toBeGreaterThan(killedAt); // production went on after the kill
+    const read = await readUntil(cluster.client('reader'), 'killed', (seen) => sent.acked.every((k) => seen.includes(k)));
+    const readBack = sent.acked.filter((k) => read.includes(k)).length;
+    expect(readBack).toBe(sent.acked.length);
+    await cluster.startBroker(3);
+    report('kill-9-mid-stream', {
+      produced: 2000, killedAfterAcknowledged: killedAt, acknowledged: sent.acked.length, refused: sent.refused.length,
+      errors: sent.errors, readBack, ms: Date.now() - t0,
+    });
+  }, 120_000);
+
   test('two brokers down: sends are refused (not enough replicas), and after restart every acknowledged record is there', async () => {
     const t0 = Date.now();
     await admin.createTopics({
@@ -87,12 +115,12 @@ describe('test Kafka cluster (3 brokers, KRaft)', () => {
       topics: [{ topic: 'two-down', replicaAssignment: [{ partition: 0, replicas: [1, 2, 3] }], configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
     });
     const producer = await idempotentProducer(cluster.client('producer-2'), 2);
-    const before = await produceKeys(producer, 'two-down', keys('c', 200));
+    const before = await produceKeys(producer, 'two-down', keys('c', 200), 100, undefined, 1);
     expect(before.refused).toEqual([]);
     await cluster.stopBroker(2);
     await cluster.stopBroker(3);
     await waitFor('ISR = {1}', () => partitionState(admin, 'two-down'), (s) => s.isr.join() === '1');
-    const during = await produceKeys(producer, 'two-down', keys('d', 100), 50);
+    const during = await produceKeys(producer, 'two-down', keys('d', 100), 50, undefined, 1);
     expect(during.acked).toEqual([]);
     expect(during.errors.join()).toMatch(/NOT_ENOUGH_REPLICAS/);
     await Promise.all([cluster.startBroker(2), cluster.startBroker(3)]);

@@ -40,7 +40,7 @@ async function scenario(unclean: boolean, then: (c: KafkaTestCluster, admin: Adm
     await cluster.stopBroker(3);
     await waitFor('ISR = {A, B}', () => partitionState(admin, TOPIC), (s) => s.isr.join() === '1,2');
     const producer = await idempotentProducer(cluster.client('producer'));
-    const sent = await produceKeys(producer, TOPIC, keys('acked', RECORDS));
+    const sent = await produceKeys(producer, TOPIC, keys('acked', RECORDS), 100, undefined, 1);
     await producer.disconnect();
     expect(sent.acked).toHaveLength(RECORDS); // acknowledged by A and B: ISR 2 = min.insync.replicas
     await cluster.killBroker(1);
@@ -76,7 +76,7 @@ describe('unclean leader election on a real KRaft cluster', () => {
       }
       const offline = await idempotentProducer(cluster.client('producer-offline'), 1).then(async (producer) => {
         try {
-          return await produceKeys(producer, TOPIC, keys('offline', 10));
+          return await produceKeys(producer, TOPIC, keys('offline', 10), 100, undefined, 1);
         } finally {
           await producer.disconnect();
         }
@@ -108,7 +108,7 @@ describe('unclean leader election on a real KRaft cluster', () => {
       await Promise.all([cluster.startBroker(1), cluster.startBroker(2)]);
       // A marker produced after the election: reading up to it reads everything the partition now holds.
       const producer = await idempotentProducer(cluster.client('producer-after'));
-      const marker = await produceKeys(producer, TOPIC, ['marker']);
+      const marker = await produceKeys(producer, TOPIC, ['marker'], 100, undefined, 1);
       await producer.disconnect();
       expect(marker.acked).toEqual(['marker']);
       const read = await readUntil(cluster.client('reader'), TOPIC, (seen) => seen.includes('marker'));
