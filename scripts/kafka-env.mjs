@@ -10,9 +10,10 @@
 // Parallel callers (jest workers) take a lock folder so only one runs Maven.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withLock } from './dir-lock.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PROJECT = join(ROOT, 'test', 'kafka');
@@ -32,35 +33,6 @@ export function javaVersion(java = process.env.JAVA || 'java') {
   const m = /version "(\d+)/.exec(out);
   if (!m || Number(m[1]) < 17) throw new Error(`kafka-env: ${java} is not Java 17 or later (${out.split('\n')[0]}). ${INSTALL_HELP}`);
   return out.split('\n')[0].trim();
-}
-
-function sleep(ms) {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Holds `lock` (a folder) while `fn` runs; steals it if its holder died or it is older than `staleMs`. */
-function withLock(lock, fn, staleMs = 10 * 60_000) {
-  mkdirSync(dirname(lock), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
-      let holder = NaN;
-      try { holder = Number(readFileSync(join(lock, 'pid'), 'utf8')); } catch { /* being written */ }
-      let alive = true;
-      if (Number.isInteger(holder) && holder > 0) {
-        try { process.kill(holder, 0); } catch (err) { alive = err.code === 'EPERM'; }
-      }
-      let old = false;
-      try { old = Date.now() - statSync(lock).mtimeMs > staleMs; } catch { /* just released */ }
-      if (!alive || old) rmSync(lock, { recursive: true, force: true });
-      else sleep(250);
-    }
-  }
-  try { return fn(); } finally { rmSync(lock, { recursive: true, force: true }); }
 }
 
 /** Makes KAFKA_LIBS hold exactly the classpath test/kafka/pom.xml pins, and returns it. */

@@ -10,9 +10,10 @@
 // the lint step) take a lock folder so only one builds it.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withLock } from './dir-lock.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MIN_PYTHON = [3, 10]; // cfn-lint 1.x requires Python >= 3.10
@@ -39,34 +40,6 @@ function stampOf(version, requirements) {
   const h = createHash('sha256').update(`python ${version}\n`);
   for (const file of requirements) h.update(`${file}\n`).update(readFileSync(file));
   return h.digest('hex');
-}
-
-function sleep(ms) {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** Holds `lock` (a folder) while `fn` runs; steals it if its holder died or it is older than `staleMs`. */
-function withLock(lock, fn, staleMs = 10 * 60_000) {
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
-      let holder = NaN;
-      try { holder = Number(readFileSync(join(lock, 'pid'), 'utf8')); } catch { /* being written */ }
-      let alive = true;
-      if (Number.isInteger(holder) && holder > 0) {
-        try { process.kill(holder, 0); } catch (err) { alive = err.code === 'EPERM'; }
-      }
-      let old = false;
-      try { old = Date.now() - statSync(lock).mtimeMs > staleMs; } catch { /* just released */ }
-      if (!alive || old) rmSync(lock, { recursive: true, force: true });
-      else sleep(250);
-    }
-  }
-  try { return fn(); } finally { rmSync(lock, { recursive: true, force: true }); }
 }
 
 function run(cmd, args, what) {
