@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { CfnResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -36,6 +37,16 @@ export interface BundledFunctionProps {
    * @default - the function is invoked synchronously (`synchronousInvoker`)
    */
   readonly asynchronousInvoker?: string;
+  /**
+   * A VPC to run in, for a handler that talks to a resource inside one (an MSK cluster).
+   * Lambda then needs ENI permissions: AWS's `AWSLambdaVPCAccessExecutionRole` is attached.
+   * @default - not in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+  /** Subnets in `vpc`. @default - the VPC's private subnets */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /** Security groups in `vpc`. @default - one is created, allowing all outbound traffic */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 }
 
 /** Where `npm run build` puts the pre-bundled handlers: consumers need neither Docker nor esbuild. */
@@ -75,10 +86,14 @@ export class BundledFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
+      vpc: props.vpc,
+      vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
+      securityGroups: props.vpc ? props.securityGroups : undefined,
     });
     ignoreCfnLint(this.function.node.defaultChild as CfnResource, 'W3005', ROLE_DEPENDS_ON);
     acknowledge(role, {
       ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
+      ...(props.vpc ? { 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]': 'Lambda attaches this AWS managed policy to a function in a VPC for its network interfaces (ec2:CreateNetworkInterface and friends); the actions take no resource-level scoping.' } : {}),
       'AwsSolutions-IAM5[Resource::*]': 'X-Ray PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.',
     });
     const noDlq = props.asynchronousInvoker ?? `${props.synchronousInvoker} A DLQ only applies to asynchronous invocations.`;
@@ -87,7 +102,7 @@ export class BundledFunction extends Construct {
     acknowledge(this.function, {
       'AwsSolutions-L1': runtime,
       'Serverless-LambdaLatestVersion': runtime,
-      ...inCompliancePacks('LambdaInsideVPC', 'The function calls no VPC resource; it only receives records from a managed AWS service and returns them. A VPC would add ENIs and NAT cost without reducing exposure.'),
+      ...(props.vpc ? {} : inCompliancePacks('LambdaInsideVPC', 'The function calls no VPC resource; it only receives records from a managed AWS service and returns them. A VPC would add ENIs and NAT cost without reducing exposure.')),
       ...inCompliancePacks('LambdaDLQ', noDlq, ['HIPAA.Security', 'NIST.800.53.R5']),
       ...inCompliancePacks('LambdaConcurrency', 'Reserved concurrency would throttle the invoking service and, in a new account with a 10-execution limit, fail deployment; the invoker bounds its own concurrency.', ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321']),
       'Serverless-LambdaDLQ': noDlq,
