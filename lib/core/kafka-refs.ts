@@ -42,6 +42,8 @@ export interface IKafkaCluster extends IConstruct, ec2.IConnectable {
   readonly brokerCount?: number;
   /** The MSK Kafka version string (e.g. `3.9.x.kraft`). @default - unknown (Serverless) */
   readonly kafkaVersion?: string;
+  /** The broker instance type (e.g. `kafka.m7g.large`, `express.m7g.large`). @default - unknown (Serverless) */
+  readonly brokerInstanceType?: string;
 
   /** ARN of a topic of this cluster (`…:topic/<cluster name>/<cluster uuid>/<topic>`), for IAM. */
   topicArn(topicName: string): string;

@@ -17,6 +17,7 @@ export class StubKafkaCluster extends Construct implements IKafkaCluster {
   public readonly vpcSubnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
   public readonly brokerCount?: number;
   public readonly kafkaVersion?: string;
+  public readonly brokerInstanceType?: string;
   public readonly connections: ec2.Connections;
   public readonly policyStatements: iam.PolicyStatement[] = [];
   public readonly lagAlarms: { groupId: string; topic: string; options?: ConsumerLagOptions }[] = [];
@@ -28,6 +29,7 @@ export class StubKafkaCluster extends Construct implements IKafkaCluster {
     this.clusterName = props.clusterName ?? 'stub-cluster';
     this.brokerCount = this.clusterType === KafkaClusterType.SERVERLESS ? undefined : 3;
     this.kafkaVersion = this.clusterType === KafkaClusterType.SERVERLESS ? undefined : '3.9.x.kraft';
+    this.brokerInstanceType = this.clusterType === KafkaClusterType.SERVERLESS ? undefined : this.clusterType === KafkaClusterType.EXPRESS ? 'express.m7g.large' : 'kafka.m7g.large';
     this.clusterArn = Stack.of(this).formatArn({ service: 'kafka', resource: 'cluster', resourceName: `${this.clusterName}/11111111-2222-3333-4444-555555555555-7` });
     const sg = new ec2.SecurityGroup(this, 'Brokers', { vpc: this.vpc, allowAllOutbound: false, description: 'stub brokers' });
     this.connections = new ec2.Connections({ securityGroups: [sg], defaultPort: ec2.Port.tcp(9098) });
