@@ -1,19 +1,11 @@
-import { Duration, Lazy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
-import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { acknowledge, inCompliancePacks } from './acknowledge';
-import { letAlarmsPublish, topicOfAction } from './alarm-topic';
+import { AlarmRouter, type Paging } from './alarm-router';
 import { propError } from './errors';
 import type { MonitoredConsumer, MonitoredDelivery, MonitoredMetric, MonitoredReplay, MonitoredStream, PipelineMonitorProps } from './pipeline-monitor-props';
 
-
-/**
- * How an alarm reaches a person: it pages on its own (lost or undelivered data), or it feeds the
- * composite as a cause (capacity, consumer failures) or a symptom (lag), and pages only through it.
- */
-type Paging = 'pages' | 'cause' | 'symptom';
 
 /** M-of-N datapoints above `threshold`; a missing datapoint (no traffic) is not a breach. */
 const above = (threshold: number, evaluationPeriods: number, datapointsToAlarm: number, alarmDescription: string) => ({
@@ -38,15 +30,9 @@ export class PipelineMonitor extends Construct {
   public readonly dashboard: cw.Dashboard;
   /** The topic alarms publish to, when no `alarmAction` was given. */
   public readonly alarmTopic?: sns.Topic;
-  private readonly action: cw.IAlarmAction;
+  private readonly router: AlarmRouter;
   private readonly freshnessMultiple: number;
   private readonly ageFraction: number;
-  private readonly statusAlarms: cw.IAlarm[] = [];
-  private readonly causes: cw.IAlarm[] = [];
-  private readonly symptoms: cw.IAlarm[] = [];
-  private compositeAlarm?: cw.CompositeAlarm;
-  private actionTopicChecked = false;
-  private statusWidgetAdded = false;
 
   constructor(scope: Construct, id: string, props: PipelineMonitorProps) {
     super(scope, id);
@@ -59,15 +45,13 @@ export class PipelineMonitor extends Construct {
     const utilization = props.utilizationThreshold ?? 0.8;
     if (!(utilization > 0 && utilization <= 1)) throw propError(this, 'utilizationThreshold', `(${utilization}) must be in (0, 1]`);
 
-    // Every alarm reaches a person, on its own or through the composite: an alarm nobody hears is not monitoring.
-    if (props.alarmAction) {
-      this.action = props.alarmAction;
-    } else {
-      if (!props.encryptionKey) throw propError(this, 'encryptionKey', 'is required when `alarmAction` is not given, to encrypt the created alarm topic');
-      this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.encryptionKey, enforceSSL: true });
-      letAlarmsPublish(this, this.alarmTopic);
-      this.action = new cwActions.SnsAction(this.alarmTopic);
-    }
+    this.router = new AlarmRouter(this, {
+      alarmAction: props.alarmAction,
+      encryptionKey: props.encryptionKey,
+      compositeDescription: 'A cause (stream read or write throttling, write utilization, consumer errors or throttles) coincides with a lag symptom '
+        + '(delivery freshness, consumer iterator age or EFO lag). Lost or undelivered data pages through its own alarm.',
+    });
+    this.alarmTopic = this.router.alarmTopic;
 
     this.dashboard = new cw.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(6) });
     if (props.stream) this.watchStream(props.stream, fraction, utilization);
@@ -77,7 +61,7 @@ export class PipelineMonitor extends Construct {
 
   /** Fires when a cause coincides with a symptom (or either, when only one kind is watched); undefined until an alarm feeds it. */
   public get composite(): cw.CompositeAlarm | undefined {
-    return this.compositeAlarm;
+    return this.router.composite;
   }
 
   /**
@@ -292,60 +276,12 @@ export class PipelineMonitor extends Construct {
   private alarm(name: string, metric: cw.IMetric, paging: Paging, props: Omit<cw.CreateAlarmOptions, 'alarmName'>): cw.Alarm {
     const alarm = new cw.Alarm(this, name.charAt(0).toUpperCase() + name.slice(1), { metric, ...props });
     this.alarms[name] = alarm;
-    this.statusAlarms.push(alarm);
-    if (paging === 'pages') {
-      this.notify(alarm);
-    } else {
-      (paging === 'cause' ? this.causes : this.symptoms).push(alarm);
-      this.ensureComposite();
-      acknowledge(alarm.node.defaultChild!, inCompliancePacks('CloudWatchAlarmAction',
-        `This alarm is a ${paging} feeding the composite alarm ${this.compositeAlarm!.node.path}, which notifies the alarm action; `
-        + 'an action here too would page twice for one incident (alarms meaning lost or undelivered data page on their own).',
-        ['HIPAA.Security', 'NIST.800.53.R5']));
-    }
+    this.router.route(alarm, paging);
     return alarm;
   }
 
-  /**
-   * The one composite alarm, created with the first alarm that feeds it. Its rule is rendered at
-   * synth, so alarms added later (consumers, deliveries) join it: any cause AND any symptom; only
-   * the causes, or only the symptoms, when the monitor watches no alarm of the other kind.
-   */
-  private ensureComposite(): void {
-    if (this.compositeAlarm) return;
-    const anyOf = (alarms: cw.IAlarm[]): cw.IAlarmRule => cw.AlarmRule.anyOf(...alarms);
-    const rule = (): cw.IAlarmRule => {
-      if (this.causes.length > 0 && this.symptoms.length > 0) return cw.AlarmRule.allOf(anyOf(this.causes), anyOf(this.symptoms));
-      return anyOf(this.causes.length > 0 ? this.causes : this.symptoms);
-    };
-    this.compositeAlarm = new cw.CompositeAlarm(this, 'CauseAndSymptom', {
-      // Page only when a sustained cause meets a symptom: throttling alone can be a burst the stream absorbs.
-      alarmRule: { renderAlarmRule: () => Lazy.string({ produce: () => rule().renderAlarmRule() }) },
-      alarmDescription: 'A cause (stream read or write throttling, write utilization, consumer errors or throttles) coincides with a lag symptom '
-        + '(delivery freshness, consumer iterator age or EFO lag). Lost or undelivered data pages through its own alarm.',
-    });
-    this.statusAlarms.push(this.compositeAlarm);
-    this.notify(this.compositeAlarm);
-  }
-
-  /** Adds the action to `alarm`; the first time, lets CloudWatch publish to the action's topic when it is one of this app's. */
-  private notify(alarm: cw.IAlarm & { addAlarmAction(...actions: cw.IAlarmAction[]): void }): void {
-    if (!this.actionTopicChecked && !this.alarmTopic) {
-      const topic = topicOfAction(this, this.action, alarm);
-      if (topic) letAlarmsPublish(this, topic);
-    }
-    this.actionTopicChecked = true;
-    alarm.addAlarmAction(this.action);
-  }
-
-  /**
-   * One alarm-status widget listing every alarm, including those added later (the widget reads the
-   * list when the dashboard renders). CloudWatch rejects the widget without alarms, so it is created
-   * with the first one.
-   */
+  /** The alarm-status widget, with the first alarm (see AlarmRouter.ensureStatusWidget). */
   private ensureStatusWidget(): void {
-    if (this.statusWidgetAdded || this.statusAlarms.length === 0) return;
-    this.dashboard.addWidgets(new cw.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: this.statusAlarms }));
-    this.statusWidgetAdded = true;
+    this.router.ensureStatusWidget(this.dashboard);
   }
 }
