@@ -36,6 +36,12 @@ export interface KafkaTestClusterOptions {
   readonly heap?: string;
   /** How long start() and startBroker() may take before they fail with the nodes' log tails. @default 90000 */
   readonly startupTimeoutMs?: number;
+  /**
+   * Remote JMX on 127.0.0.1 for every node (its own free port, the same after a restart; no auth, no TLS:
+   * loopback only), to read the nodes' MBeans (test/kafka/jmx). `jmxPort(id)` gives a node's port.
+   * @default false
+   */
+  readonly jmx?: boolean;
 }
 
 interface Node {
@@ -45,6 +51,8 @@ interface Node {
   readonly dir: string;
   readonly props: string;
   readonly log: string;
+  /** Remote JMX port, when the cluster was started with `jmx`. */
+  readonly jmxPort?: number;
   proc?: ChildProcess;
   /** Size of the log when the running JVM was launched: what it wrote since starts there. */
   logStart?: number;
@@ -68,7 +76,8 @@ const TEST_DEFAULTS: Record<string, string> = {
 export class KafkaTestCluster {
   /** Starts the cluster and resolves once every broker is registered and unfenced in the cluster's metadata. */
   public static async start(options: KafkaTestClusterOptions = {}): Promise<KafkaTestCluster> {
-    const cluster = new KafkaTestCluster(options, await freePorts((options.brokers ?? 3) + (options.controllers ?? 1)));
+    const nodes = (options.brokers ?? 3) + (options.controllers ?? 1);
+    const cluster = new KafkaTestCluster(options, await freePorts(options.jmx ? 2 * nodes : nodes));
     try {
       await cluster.format();
       for (const node of cluster.nodes) cluster.launch(node);
@@ -98,14 +107,16 @@ export class KafkaTestCluster {
     this.clusterId = clusterId();
     const brokers = options.brokers ?? 3;
     const controllers = options.controllers ?? 1;
-    const node = (id: number, role: Node['role'], port: number): Node => {
+    // With jmx, ports[n..2n) are the nodes' JMX ports, in the same order as their listener ports.
+    const jmxPort = (i: number): number | undefined => (options.jmx ? ports[brokers + controllers + i] : undefined);
+    const node = (id: number, role: Node['role'], port: number, jmx?: number): Node => {
       const dir = path.join(this.dir, `${role}-${id}`);
       mkdirSync(dir);
-      return { id, role, port, dir, props: path.join(dir, 'node.properties'), log: path.join(dir, 'node.log') };
+      return { id, role, port, jmxPort: jmx, dir, props: path.join(dir, 'node.properties'), log: path.join(dir, 'node.log') };
     };
     this.nodes = [
-      ...Array.from({ length: controllers }, (_, i) => node(1001 + i, 'controller', ports[brokers + i])),
-      ...Array.from({ length: brokers }, (_, i) => node(1 + i, 'broker', ports[i])),
+      ...Array.from({ length: controllers }, (_, i) => node(1001 + i, 'controller', ports[brokers + i], jmxPort(brokers + i))),
+      ...Array.from({ length: brokers }, (_, i) => node(1 + i, 'broker', ports[i], jmxPort(i))),
     ];
     const voters = this.nodes.filter((n) => n.role === 'controller').map((n) => `${n.id}@127.0.0.1:${n.port}`).join(',');
     const internalRf = String(Math.min(3, brokers));
@@ -148,6 +159,18 @@ export class KafkaTestCluster {
   /** The properties file a node runs with (for assertions on what the harness passed). */
   public nodeProperties(id: number): string {
     return readFileSync(this.node(id).props, 'utf8');
+  }
+
+  /** A node's remote JMX port on 127.0.0.1; the cluster must have been started with `jmx`. */
+  public jmxPort(id: number): number {
+    const port = this.node(id).jmxPort;
+    if (port === undefined) throw new Error('this cluster was started without the jmx option');
+    return port;
+  }
+
+  /** Controller node ids, 1001.. */
+  public get controllerIds(): number[] {
+    return this.nodes.filter((n) => n.role === 'controller').map((n) => n.id);
   }
 
   /** Whether a node's JVM is running. */
@@ -237,7 +260,7 @@ export class KafkaTestCluster {
     // SIGTERM to the shell is passed on to java (controlled shutdown), and the shell waits for java to finish.
     const script = 'exec 3<&0; "$@" </dev/null & pid=$!; trap \'kill -TERM $pid\' TERM; (read _ <&3; kill -9 $pid 2>/dev/null) & '
       + 'wait $pid; s=$?; while kill -0 $pid 2>/dev/null; do wait $pid; s=$?; done; exit $s';
-    const proc = spawn('sh', ['-c', script, 'kafka-node', 'java', ...this.jvmArgs(this.heap), 'kafka.Kafka', node.props], {
+    const proc = spawn('sh', ['-c', script, 'kafka-node', 'java', ...this.jvmArgs(this.heap), ...jmxArgs(node.jmxPort), 'kafka.Kafka', node.props], {
       detached: true, // its own process group, so halt() reaches java and the watcher at once
       stdio: ['pipe', fd, fd],
     });
@@ -318,6 +341,17 @@ export class KafkaTestCluster {
     }
     if (!this.startupMs) this.startupMs = Date.now() - this.t0;
   }
+}
+
+/**
+ * The JVM flags of remote JMX on 127.0.0.1:`port` (RMI registry and server on the one port), or none.
+ * No authentication or TLS: the port is bound to loopback only, as every port of the test cluster.
+ */
+function jmxArgs(port: number | undefined): string[] {
+  if (port === undefined) return [];
+  return ['-Dcom.sun.management.jmxremote', `-Dcom.sun.management.jmxremote.port=${port}`, `-Dcom.sun.management.jmxremote.rmi.port=${port}`,
+    '-Dcom.sun.management.jmxremote.host=127.0.0.1', '-Djava.rmi.server.hostname=127.0.0.1', '-Dcom.sun.management.jmxremote.local.only=true',
+    '-Dcom.sun.management.jmxremote.authenticate=false', '-Dcom.sun.management.jmxremote.ssl=false'];
 }
 
 /** Every node group still running; killed synchronously if this process exits with any left. */
