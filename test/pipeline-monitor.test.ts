@@ -6,7 +6,7 @@ import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { addCustomerTotals, addDefaultLake, addFullFraudPipeline, addFullLake, addLakeOnExistingResources } from '../bin/examples';
-import { AlarmPaging, PipelineMonitor } from '../lib';
+import { AlarmPaging, KafkaClusterType, KafkaMonitor, PipelineMonitor } from '../lib';
 import { newApp } from './support/nag';
 import { expectAlarmTopicsAllowCloudWatch } from './support/alarm-topics';
 import { archiveDestination, s3Destination, synth, userFunction } from './support/template';
@@ -262,24 +262,34 @@ describe('paging', () => {
     const lake = addFullLake(stack);
     addCustomerTotals(stack, lake, { enhancedFanOut: true });
     const fraud = addFullFraudPipeline(stack);
+    // An MSK monitor of Standard and of Express brokers, with one consumer group's lag: together they have every Kafka alarm
+    // (a Serverless monitor has only the lag alarms, under its own time-lag name: test/kafka-monitor.test.ts).
+    const kafka = [KafkaClusterType.PROVISIONED, KafkaClusterType.EXPRESS].map((clusterType) => {
+      const m = new KafkaMonitor(stack, `Kafka${clusterType}`, { clusterName: clusterType, clusterType, brokerCount: 3, encryptionKey: lake.encryptionKey });
+      m.addConsumerLag('group', 'topic');
+      return m;
+    });
     const t = Template.fromStack(stack);
     const resources = t.toJSON().Resources;
-    // The lake's monitor and the fraud pipeline's (the results lake shares the pipeline's alarm action).
-    expect(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))).toHaveLength(3);
+    // The lake's monitor and the fraud pipeline's (the results lake shares the pipeline's alarm action), and the 2 Kafka monitors.
+    expect(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))).toHaveLength(5);
     const paging: { [alarm: string]: string } = {};
-    for (const monitor of [lake.monitor, fraud.monitor]) {
+    const monitors: [{ composite?: cw.CompositeAlarm }, { [name: string]: cw.Alarm }][] = [
+      [lake.monitor, lake.monitor.alarms], [fraud.monitor, fraud.monitor.alarms], ...kafka.map((m): [KafkaMonitor, { [name: string]: cw.Alarm }] => [m, m.alarmsByName]),
+    ];
+    for (const [monitor, alarms] of monitors) {
       const composite = resources[stack.getLogicalId(monitor.composite!.node.defaultChild as CfnElement)];
       paging.CauseAndSymptom = composite.Properties.AlarmActions?.length === 1 ? 'on its own' : 'silent';
       const rule: any[] = composite.Properties.AlarmRule['Fn::Join'][1];
       const text = rule.map((p) => (typeof p === 'string' ? p : `<${p['Fn::GetAtt'][0]}>`)).join('');
       const [causes, symptoms] = text.split(' AND ');
-      for (const [name, alarm] of Object.entries(monitor.alarms)) {
+      for (const [name, alarm] of Object.entries(alarms)) {
         const id = stack.getLogicalId(alarm.node.defaultChild as CfnElement);
         const pages = (resources[id].Properties.AlarmActions ?? []).length > 0;
         const feeds = causes.includes(`<${id}>`) ? 'cause' : symptoms.includes(`<${id}>`) ? 'symptom' : undefined;
         // An alarm that both pages and feeds pages twice; one that does neither is never heard.
         // Consumers (the example's two mappings, the fraud scorer and publisher) have the same kinds of alarm.
-        const documented = name.replace(/^(CustomerTotals(Replays)?|Scorer|Publisher)/, '<consumer>');
+        const documented = name.replace(/^(CustomerTotals(Replays)?|Scorer|Publisher)/, '<consumer>').replace(/^group\/topic\//, '<group>/<topic>/');
         paging[documented] = pages && !feeds ? 'on its own' : feeds && !pages ? `feeds the composite (${feeds})` : `pages: ${pages}, feeds: ${feeds}`;
       }
     }
