@@ -153,8 +153,16 @@ describe('Provisioned (Standard brokers)', () => {
   });
 });
 
+/** The Provisioned monitor's template, to compare the alarms every type shares. */
+const provisioned = synthMonitor(KafkaClusterType.PROVISIONED);
+const LAG_ALARMS = ['orders-app/orders/MaxOffsetLag', 'orders-app/orders/EstimatedMaxTimeLag', 'orders-app/refunds/MaxOffsetLag', 'orders-app/refunds/EstimatedMaxTimeLag'];
+
 describe('Express brokers', () => {
   const b = synthMonitor(KafkaClusterType.EXPRESS);
+
+  test('the controller, under-min-ISR and lag alarms are exactly the Standard brokers\' ones', () => {
+    for (const name of ['NoActiveController', 'UnderMinIsr', ...LAG_ALARMS]) expect(props(b, name)).toEqual(props(provisioned, name));
+  });
 
   test('no alarm or graph on UnderReplicatedPartitions, OfflinePartitionsCount or KafkaDataLogsDiskUsed, which Express never publishes', () => {
     expect(Object.keys(b.monitor.alarmsByName).filter((n) => !n.startsWith('orders-app/')).sort()).toEqual(['NoActiveController', 'ProduceThrottled', 'UnderMinIsr']);
@@ -183,6 +191,14 @@ describe('Serverless', () => {
     const text = JSON.stringify(b.t.toJSON());
     expect(text).not.toContain('Broker ID');
     expect(text).not.toContain('ActiveControllerCount');
+  });
+
+  test('the lag alarms are the Provisioned ones, but for the time-lag metric\'s name', () => {
+    for (const name of LAG_ALARMS) {
+      const serverlessName = name.replace('EstimatedMaxTimeLag', 'MaxEstimatedTimeLag');
+      const expected = props(provisioned, name);
+      expect(props(b, serverlessName)).toEqual({ ...expected, MetricName: expected.MetricName.replace('EstimatedMaxTimeLag', 'MaxEstimatedTimeLag') });
+    }
   });
 
   test('the composite pages on any lag (no causes are watched)', () => {

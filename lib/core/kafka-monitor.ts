@@ -9,7 +9,12 @@ import { type ConsumerLagOptions, KafkaClusterType } from './kafka-refs';
 
 /** Properties of a {@link KafkaMonitor}. */
 export interface KafkaMonitorProps {
-  /** The cluster name: the `Cluster Name` dimension of every `AWS/Kafka` metric (the name, not the ARN). */
+  /**
+   * The cluster name: the `Cluster Name` dimension of every `AWS/Kafka` metric (the name, not the ARN).
+   * A monitor created with its cluster must depend on it (`monitor.node.addDependency(cluster)`): MSK
+   * publishes `ActiveControllerCount` once the cluster is ACTIVE, and `NoActiveController` counts missing
+   * data as breaching, so alarms created beside a cluster still being created (20 minutes or more) would page.
+   */
   readonly clusterName: string;
   /** Provisioned (Standard brokers), Express or Serverless: each publishes a different set of metrics. */
   readonly clusterType: KafkaClusterType;
