@@ -45,3 +45,37 @@ export function parseProperties(text: string): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * Evaluates a CloudFormation value built from Fn::Join / Fn::Select / Fn::Split, pseudo
+ * parameters and the cluster's `GetAtt Arn`, as CloudFormation would with `clusterArn` as the
+ * deployed cluster's ARN: so a test can compare the ARN an IAM statement names with the exact one.
+ */
+export function evaluate(value: any, clusterArn: string, env = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012' }): any {
+  if (typeof value === 'string' || typeof value === 'number') return value;
+  if (Array.isArray(value)) return value.map((v) => evaluate(v, clusterArn, env));
+  if (value.Ref !== undefined) {
+    if (value.Ref in env) return (env as Record<string, string>)[value.Ref];
+    throw new Error(`cannot evaluate Ref ${value.Ref}`);
+  }
+  if (value['Fn::GetAtt']) {
+    if (value['Fn::GetAtt'][1] === 'Arn') return clusterArn;
+    throw new Error(`cannot evaluate GetAtt ${value['Fn::GetAtt'].join('.')}`);
+  }
+  if (value['Fn::Join']) return (evaluate(value['Fn::Join'][1], clusterArn, env) as string[]).join(value['Fn::Join'][0]);
+  if (value['Fn::Split']) return (evaluate(value['Fn::Split'][1], clusterArn, env) as string).split(value['Fn::Split'][0]);
+  if (value['Fn::Select']) return (evaluate(value['Fn::Select'][1], clusterArn, env) as string[])[Number(value['Fn::Select'][0])];
+  throw new Error(`cannot evaluate ${JSON.stringify(value)}`);
+}
+
+/** Every Allow statement of the template's IAM policies, with its actions and resources as lists. */
+export function allowStatements(template: Template): { actions: string[]; resources: any[] }[] {
+  const out: { actions: string[]; resources: any[] }[] = [];
+  for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+    for (const st of (policy as any).Properties.PolicyDocument.Statement) {
+      if (st.Effect !== 'Allow') continue;
+      out.push({ actions: [st.Action].flat(), resources: [st.Resource].flat() });
+    }
+  }
+  return out;
+}
