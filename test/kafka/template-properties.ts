@@ -25,8 +25,11 @@ export function parseServerProperties(text: string): Record<string, string> {
 
 /** The ServerProperties of the (single) `AWS::MSK::Configuration` a KafkaCluster with `props` synthesizes. */
 export function templateServerProperties(props: Partial<KafkaClusterProps> = {}): Record<string, string> {
-  const stack = new Stack(newApp(), 'KafkaTemplate', { env: { account: '123456789012', region: 'us-east-1' } });
-  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 3, natGateways: 1 });
+  const stack = new Stack(newApp(), 'KafkaTemplate');
+  // An existing 3-AZ VPC: the configuration does not depend on it, and the template keeps to the cluster.
+  const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
+    vpcId: 'vpc-0123456789abcdef0', availabilityZones: ['us-east-1a', 'us-east-1b', 'us-east-1c'], privateSubnetIds: ['subnet-a', 'subnet-b', 'subnet-c'],
+  });
   new KafkaCluster(stack, 'Kafka', { vpc, ...props });
   const configs = Object.values(Template.fromStack(stack).findResources('AWS::MSK::Configuration'));
   if (configs.length !== 1) throw new Error(`expected one AWS::MSK::Configuration, found ${configs.length}`);
