@@ -71,8 +71,9 @@ export class KafkaCluster extends Construct implements IKafkaCluster {
     this.validateApplicable(props);
     const subnets = this.selectSubnets(props);
     this.vpcSubnets = { subnets };
+    // A fixed description: it is create-only, and a new group would replace the cluster (SecurityGroups is create-only too).
     const securityGroups = props.securityGroups ?? [new ec2.SecurityGroup(this, 'Brokers', {
-      vpc: this.vpc, allowAllOutbound: false, description: `MSK ${this.clusterName} brokers: clients reach them through connections`,
+      vpc: this.vpc, allowAllOutbound: false, description: 'MSK brokers: clients reach them through the cluster connections',
     })];
     this.connections = new ec2.Connections({ securityGroups, defaultPort: ec2.Port.tcp(IAM_PORT) });
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
