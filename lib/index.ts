@@ -27,3 +27,8 @@ export * from './core/kafka-refs';
 export * from './core/kafka-monitor';
 export * from './fraud-pipeline/fraud-pipeline-props';
 export * from './fraud-pipeline/fraud-pipeline';
+export * from './core/kafka-version';
+export * from './core/kafka-configuration';
+export * from './core/kafka-storage';
+export * from './kafka-cluster/kafka-cluster-props';
+export * from './kafka-cluster/kafka-cluster';

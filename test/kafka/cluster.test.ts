@@ -1,19 +1,18 @@
 /**
- * The test Kafka cluster harness on a real Apache Kafka (KRaft) cluster: RF 3 / min ISR 2 with
- * acks=all keeps producing through a stopped broker and loses nothing.
+ * The test Kafka cluster harness on a real Apache Kafka (KRaft) cluster, its brokers configured with
+ * exactly the broker properties a default KafkaCluster's template ships (read out of its
+ * `AWS::MSK::Configuration`): RF 3 / min ISR 2 with acks=all keeps producing through a stopped or
+ * killed broker and loses nothing; with two brokers down, writes are refused, not lost. Topics are
+ * created without a replication factor or min.insync.replicas, so the shipped broker defaults apply.
  * Figures (records produced, acknowledged, read back; times) go to stderr as `KAFKA {json}` lines.
  */
-import { Admin } from 'kafkajs';
+import { Admin, ConfigResourceTypes } from 'kafkajs';
 import { KafkaTestCluster } from './cluster';
 import { idempotentProducer, keys, partitionState, produceKeys, readUntil, waitFor } from './client';
+import { templateServerProperties } from './template-properties';
 
-/** The no-loss settings the MSK configuration will carry (issue 11); the construct's template will supply them later. */
-const NO_LOSS = {
-  'default.replication.factor': '3',
-  'min.insync.replicas': '2',
-  'unclean.leader.election.enable': 'false',
-  'auto.create.topics.enable': 'false',
-};
+/** What our template ships: the no-loss profile of a default KafkaCluster. */
+const SHIPPED = templateServerProperties();
 
 function report(scenario: string, figures: Record<string, unknown>): void {
   process.stderr.write(`KAFKA ${JSON.stringify({ scenario, ...figures })}\n`);
@@ -24,7 +23,7 @@ describe('test Kafka cluster (3 brokers, KRaft)', () => {
   let admin: Admin;
 
   beforeAll(async () => {
-    cluster = await KafkaTestCluster.start({ brokers: 3, serverProperties: NO_LOSS });
+    cluster = await KafkaTestCluster.start({ brokers: 3, serverProperties: SHIPPED });
     report('startup', { brokers: 3, controllers: 1, startupMs: cluster.startupMs });
     admin = cluster.client('admin').admin();
     await admin.connect();
@@ -35,25 +34,42 @@ describe('test Kafka cluster (3 brokers, KRaft)', () => {
     await cluster?.stop();
   }, 60_000);
 
-  test('passes the given server properties to every node, its own listeners last', () => {
+  test('the template ships the no-loss profile, and every node runs each shipped property exactly once, unchanged', () => {
+    expect(SHIPPED).toMatchObject({
+      'default.replication.factor': '3', 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'false',
+      'auto.create.topics.enable': 'false', 'allow.everyone.if.no.acl.found': 'false',
+    });
     for (const id of [...cluster.brokerIds, 1001]) {
-      const props = cluster.nodeProperties(id);
-      expect(props).toContain('min.insync.replicas=2\n');
-      expect(props).toContain('unclean.leader.election.enable=false\n');
-      expect(props).toMatch(/^listeners=(PLAINTEXT|CONTROLLER):\/\/127\.0\.0\.1:\d+$/m);
+      const lines = cluster.nodeProperties(id).split('\n');
+      for (const [key, value] of Object.entries(SHIPPED)) {
+        expect(lines.filter((l) => l.startsWith(`${key}=`))).toEqual([`${key}=${value}`]);
+      }
+      expect(lines).toContainEqual(expect.stringMatching(/^listeners=(PLAINTEXT|CONTROLLER):\/\/127\.0\.0\.1:\d+$/));
     }
     expect(cluster.bootstrap).toHaveLength(3);
   });
 
-  test('metadata lists the 3 brokers and the no-loss topic config', async () => {
+  test('metadata lists the 3 brokers; a topic created with broker defaults gets the shipped RF 3 and min.insync.replicas 2', async () => {
     const described = await admin.describeCluster();
     expect(described.brokers.map((b) => b.nodeId).sort()).toEqual([1, 2, 3]);
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic: 'orders', numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
-    });
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'orders', numPartitions: 3 }] });
     const meta = await admin.fetchTopicMetadata({ topics: ['orders'] });
     expect(meta.topics[0].partitions.map((p) => p.replicas.length)).toEqual([3, 3, 3]);
+    const configs = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'orders', configNames: ['min.insync.replicas', 'unclean.leader.election.enable'] }] });
+    const entries = Object.fromEntries(configs.resources[0].configEntries.map((e) => [e.configName, e.configValue]));
+    expect(entries).toEqual({ 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'false' });
+  });
+
+  test('automatic topic creation is off: a producer asking for it gets an error, and no topic appears', async () => {
+    // kafkajs asks the broker to auto-create unknown topics when allowAutoTopicCreation is true (its default).
+    const producer = cluster.client('producer-auto').producer({ allowAutoTopicCreation: true, retry: { retries: 1, initialRetryTime: 100 } });
+    await producer.connect();
+    try {
+      await expect(producer.send({ topic: 'no-such-topic', acks: -1, messages: [{ key: 'x', value: 'y' }] })).rejects.toThrow();
+    } finally {
+      await producer.disconnect();
+    }
+    expect(await admin.listTopics()).not.toContain('no-such-topic');
   });
 
   test('1,000 keyed records with acks=all, a broker stopped, 500 more: all acknowledged and read back', async () => {
@@ -84,7 +100,7 @@ describe('test Kafka cluster (3 brokers, KRaft)', () => {
     const t0 = Date.now();
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic: 'killed', numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
+      topics: [{ topic: 'killed', numPartitions: 3 }],
     });
     // Enough retries to ride out the controller fencing the dead broker (broker.session.timeout.ms 3 s).
     const producer = await idempotentProducer(cluster.client('producer-k'), 10);
@@ -112,7 +128,7 @@ describe('test Kafka cluster (3 brokers, KRaft)', () => {
     const t0 = Date.now();
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic: 'two-down', replicaAssignment: [{ partition: 0, replicas: [1, 2, 3] }], configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
+      topics: [{ topic: 'two-down', replicaAssignment: [{ partition: 0, replicas: [1, 2, 3] }] }],
     });
     const producer = await idempotentProducer(cluster.client('producer-2'), 2);
     const before = await produceKeys(producer, 'two-down', keys('c', 200), 100, undefined, 1);

@@ -8,10 +8,19 @@
  *    and the acknowledged records are gone for good once A and B rejoin and truncate to C's log.
  * KRaft honours the setting from Kafka 3.9 by a periodic check; the harness sets its period
  * (unclean.leader.election.interval.ms) to 1 s, and the test waits on the partition's metadata.
+ *
+ * The brokers run with exactly the broker properties a default KafkaCluster's template ships (its
+ * `AWS::MSK::Configuration`). The `true` scenario overrides that one key, and only it, to show what
+ * the shipped `false` prevents; min.insync.replicas and the replication factor come from the shipped
+ * broker defaults (the topic is created without either).
  */
 import { Admin } from 'kafkajs';
 import { KafkaTestCluster } from './cluster';
 import { errorName, idempotentProducer, keys, partitionState, produceKeys, readUntil, waitFor } from './client';
+import { templateServerProperties } from './template-properties';
+
+/** What our template ships: the no-loss profile of a default KafkaCluster. */
+const SHIPPED = templateServerProperties();
 
 const TOPIC = 'ledger';
 const RECORDS = 300;
@@ -24,15 +33,9 @@ function report(scenario: string, figures: Record<string, unknown>): void {
 
 /** Starts the cluster, runs the scenario up to "only C is up", and hands the rest to `then`. */
 async function scenario(unclean: boolean, then: (c: KafkaTestCluster, admin: Admin, acked: string[]) => Promise<void>): Promise<void> {
-  const cluster = await KafkaTestCluster.start({
-    brokers: 3,
-    serverProperties: {
-      'default.replication.factor': '3',
-      'min.insync.replicas': '2',
-      'unclean.leader.election.enable': String(unclean),
-      'auto.create.topics.enable': 'false',
-    },
-  });
+  // `unclean` false: the shipped properties as they are; true: the same with only unclean.leader.election.enable overridden.
+  const serverProperties = unclean ? { ...SHIPPED, 'unclean.leader.election.enable': 'true' } : SHIPPED;
+  const cluster = await KafkaTestCluster.start({ brokers: 3, serverProperties });
   const admin = cluster.client('admin').admin();
   try {
     await admin.connect();
@@ -54,6 +57,12 @@ async function scenario(unclean: boolean, then: (c: KafkaTestCluster, admin: Adm
 }
 
 describe('unclean leader election on a real KRaft cluster', () => {
+  test('the template ships unclean.leader.election.enable=false and min.insync.replicas=2', () => {
+    expect(SHIPPED['unclean.leader.election.enable']).toBe('false');
+    expect(SHIPPED['min.insync.replicas']).toBe('2');
+    expect(SHIPPED['default.replication.factor']).toBe('3');
+  });
+
   test('false: the partition stays offline with only C up, and every acknowledged record survives', async () => {
     const t0 = Date.now();
     await scenario(false, async (cluster, admin, acked) => {
