@@ -24,5 +24,8 @@ export * from './replay-archive/replay-archive';
 export * from './fraud-pipeline/fraud-rules';
 export * from './core/fraud-tables';
 export * from './core/kafka-refs';
+export * from './core/kafka-topic';
+export * from './core/kafka-topic-resource';
+export * from './handlers/kafka-topics-function';
 export * from './fraud-pipeline/fraud-pipeline-props';
 export * from './fraud-pipeline/fraud-pipeline';

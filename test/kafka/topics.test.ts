@@ -86,7 +86,7 @@ describe('topics custom resource on a real Kafka cluster (3 brokers, KRaft)', ()
   });
 
   test('Update changes configs: a changed value is set, a dropped one returns to the default, one set by someone else is kept', async () => {
-    await observer.alterConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name: 'orders', configEntries: [...Object.entries(ORDERS), ['max.message.bytes', '2000000']].map(([name, value]) => ({ name, value })) }] });
+    await observer.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'orders', configEntries: [...Object.entries(ORDERS), ['max.message.bytes', '2000000']].map(([name, value]) => ({ name, value })) }] });
     const next = { 'min.insync.replicas': '2', 'retention.ms': '86400000' }; // cleanup.policy no longer managed
     const out = await handleTopicRequest(topics, request('Update', props('orders', 6, next), props('orders', 6, ORDERS), topicArnOf(CLUSTER_ARN, 'orders')));
     expect(out.operations).toEqual([{ op: 'setConfigs', topicName: 'orders', changed: ['cleanup.policy', 'retention.ms'], configs: { 'min.insync.replicas': '2', 'retention.ms': '86400000', 'max.message.bytes': '2000000' } }]);
