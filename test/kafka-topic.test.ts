@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { KafkaCleanupPolicy, KafkaRetention, KafkaTopic, type KafkaTopicOptions } from '../lib/core/kafka-topic';
 import { KafkaClusterType } from '../lib/core/kafka-refs';
 import { StubKafkaCluster } from './support/kafka-cluster-stub';
+import { fixtureVpc } from './support/kafka-fixture-vpc';
 import { expectNagClean, newApp } from './support/nag';
 import { only } from './support/template';
 
@@ -72,7 +73,7 @@ describe('KafkaTopic on a provisioned cluster: AWS::MSK::Topic', () => {
     const cluster = new StubKafkaCluster(stack, 'Cluster');
     const topic = new KafkaTopic(stack, 'Orders', { cluster, topicName: 'orders', partitions: 3 });
     const logicalId = stack.getLogicalId(topic.node.defaultChild as any);
-    expect(stack.resolve(topic.topicArn)).toEqual({ Ref: logicalId });
+    expect(stack.resolve(topic.topicArn)).toEqual({ 'Fn::GetAtt': [logicalId, 'TopicArn'] });
     expect(topic.partitions).toBe(3);
     expect(topic.replicationFactor).toBe(3);
   });
@@ -85,7 +86,7 @@ describe('KafkaTopic on a provisioned cluster: AWS::MSK::Topic', () => {
 
   test('nag-clean under the five packs', () => {
     expectNagClean((stack) => {
-      const cluster = new StubKafkaCluster(stack, 'Cluster');
+      const cluster = new StubKafkaCluster(stack, 'Cluster', { vpc: fixtureVpc(stack) });
       new KafkaTopic(stack, 'Orders', { cluster, topicName: 'orders', partitions: 6 });
     });
   });
