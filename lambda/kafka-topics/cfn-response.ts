@@ -4,7 +4,8 @@
  * a response, or the stack waits for the resource's ServiceTimeout: `respondInTime` answers
  * FAILED before the Lambda timeout if the work is still running.
  */
-import { request } from 'https';
+import { request as httpRequest } from 'http';
+import { request as httpsRequest } from 'https';
 
 export interface CfnRequestIds {
   readonly RequestType: string;
@@ -43,6 +44,8 @@ export function responseBody(ids: CfnRequestIds, outcome: { ok: true; physicalRe
 /** PUTs the response to the pre-signed S3 URL (no content type: it is part of the signature). */
 export function putResponse(url: string, body: CfnResponse): Promise<void> {
   const payload = JSON.stringify(body);
+  // CloudFormation's URL is https; plain http only serves the tests' local server.
+  const request = url.startsWith('http:') ? httpRequest : httpsRequest;
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'PUT', headers: { 'content-type': '', 'content-length': Buffer.byteLength(payload) } }, (res) => {
       res.resume();

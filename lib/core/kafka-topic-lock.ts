@@ -67,8 +67,8 @@ export function checkTopicLock(scope: IConstruct, entry: LockEntry, allowReplace
     const where = `(recorded in ${file} for ${key})`;
     if ((renamed || rfChanged) && !allowReplacement) {
       const [prop, from, to] = renamed ? ['topicName', `'${old.topicName}'`, `'${entry.topicName}'`] : ['replicationFactor', old.replicationFactor, entry.replicationFactor];
-      throw propError(scope, prop as string, `changes from ${from} to ${to} ${where}: CloudFormation replaces the topic, `
-        + 'and the retained old topic is orphaned with its data while consumers start on an empty one. '
+      throw propError(scope, prop as string, `changes from ${from} to ${to} ${where}: CloudFormation replaces the topic, so producers and consumers move to a new, empty one; `
+        + 'under RemovalPolicy.RETAIN (the default) the old topic is orphaned with its data, under DESTROY it is deleted. '
         + 'Set `allowReplacement: true` to make this change, or restore the entry in the lock file if the old value was never deployed.');
     }
     if (!renamed && !rfChanged && entry.partitions < old.partitions) {
