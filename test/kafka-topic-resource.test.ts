@@ -80,10 +80,12 @@ describe('KafkaTopicResource: the topics custom resource', () => {
   test('the resource waits for the function\'s role policy and the brokers\' security group rule', () => {
     const { template } = serverless();
     const [, cr] = Object.entries(template.findResources('Custom::KafkaTopic'))[0];
-    const dependsOn: string[] = cr.DependsOn;
     const ingress = Object.keys(template.findResources('AWS::EC2::SecurityGroupIngress'));
-    const policy = Object.keys(template.findResources('AWS::IAM::Policy'));
-    expect(dependsOn).toEqual(expect.arrayContaining([...ingress, ...policy]));
+    expect(cr.DependsOn).toEqual(expect.arrayContaining(ingress));
+    // The policy: through the ServiceToken's GetAtt on the function, which depends on its role's policy.
+    const [fnId, fn] = Object.entries(template.findResources('AWS::Lambda::Function'))[0];
+    expect(cr.Properties.ServiceToken).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
+    expect(fn.DependsOn).toEqual(expect.arrayContaining(Object.keys(template.findResources('AWS::IAM::Policy'))));
   });
 
   test('one function per cluster and key in a stack; each topic adds its own ARN', () => {

@@ -82,8 +82,8 @@ export class KafkaTopicResource extends Construct {
       // RETAIN also stops CloudFormation from sending the Delete at all: two guards, not one.
       removalPolicy,
     });
-    // The function's role policy and its route to the brokers must exist before the first request.
-    this.resource.node.addDependency(this.handler);
+    // The route to the brokers must exist before the first request. (The role policy does: the
+    // function depends on it, and the resource on the function through its ServiceToken.)
     for (const sg of props.cluster.connections.securityGroups) this.resource.node.addDependency(sg);
     this.topicArn = this.resource.ref;
   }
