@@ -35,7 +35,11 @@ export class KafkaRetention {
 export interface KafkaTopicOptions {
   /** The topic name: 1–249 of `[a-zA-Z0-9._-]`. Changing it replaces the topic (see `allowReplacement`). */
   readonly topicName: string;
-  /** Number of partitions. It can grow in place; Kafka cannot remove partitions. */
+  /**
+   * Number of partitions. It can grow in place; Kafka cannot remove partitions. On MSK Provisioned,
+   * grow it in a deployment that changes no config: MSK's UpdateTopic takes partitions or configs per
+   * call, not both (whether CloudFormation splits such an update is not documented).
+   */
   readonly partitions: number;
   /**
    * Replicas of each partition. Changing it replaces the topic (see `allowReplacement`).
