@@ -142,6 +142,21 @@ describe('CloudFormation response', () => {
     }
   });
 
+  test('a Delete that keeps the topic answers SUCCESS without reaching the cluster (it may be gone already)', async () => {
+    const srv = await responseServer();
+    const logged = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const arn = topicArnOf(CLUSTER, 'orders');
+      // A cluster in a region nothing answers for: any call to it would fail the request.
+      await handler({ ...ids, RequestType: 'Delete', PhysicalResourceId: arn, ResponseURL: srv.url, ResourceProperties: { ClusterArn: CLUSTER, TopicName: 'orders', Partitions: '1' } } as any, { getRemainingTimeInMillis: () => 60_000 });
+      expect((await srv.received).body).toEqual(expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: arn }));
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining('"operations":[]'));
+    } finally {
+      logged.mockRestore();
+      srv.close();
+    }
+  });
+
   test('the handler answers FAILED with a topic-free physical id when a Create cannot even reach the cluster', async () => {
     const srv = await responseServer();
     const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
