@@ -22,7 +22,8 @@ afterAll(() => {
 export function newApp(context?: { [key: string]: unknown }): App {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'csp-test-'));
   outdirs.push(outdir);
-  return new App({ outdir, context });
+  // Tests never write the Kafka topics lock file (kafka-topics.lock.json) into the working directory; lock tests pass their own path.
+  return new App({ outdir, context: { 'cdk-streaming-pipelines:kafkaTopicLock': false, ...context } });
 }
 
 /**
