@@ -7,6 +7,7 @@
  */
 import { processBatch, type RecordContext } from '../../../lambda/shared/batch/process-batch';
 import { InMemoryIdempotencyStore } from '../../../lambda/shared/idempotency/store';
+import { drainTopic } from '../../support/kafka-esm';
 
 interface In { offset: number; value?: unknown; key?: string | null; headers?: { [k: string]: number[] }[]; timestamp?: number }
 
@@ -113,5 +114,40 @@ describe('Kafka lane: record metadata', () => {
     const res = await processBatch(event, (r) => { got.push(r); }, { idempotency: { store, keyOf: (r) => (r as { id?: string } | null)?.id } });
     expect(res.batchItemFailures).toEqual([]);
     expect(got).toEqual([{ id: 'a' }, null]);
+  });
+});
+
+describe('Kafka poller model (test/support/kafka-esm.ts): what Lambda does with the response', () => {
+  const records = new Map([[0, Array.from({ length: 4 }, (_, i) => ({ offset: 10 + i, timestamp: Date.now(), value: b64({ i }), headers: [] }))]]);
+  const memory = () => {
+    const at = new Map<number, number>([[0, 10]]);
+    return { read: async () => new Map(at), commit: async (p: number, o: number) => { at.set(p, o); }, at };
+  };
+
+  test.each([
+    ['a Kinesis-style string identifier', { batchItemFailures: [{ itemIdentifier: '11' }] }],
+    ['an offset not in the batch', { batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 99 } }] }],
+    ['a partition not in the batch', { batchItemFailures: [{ itemIdentifier: { partition: 't-1', offset: 11 } }] }],
+  ])('%s fails the whole batch', async (_name, response) => {
+    const offsets = memory();
+    const result = await drainTopic(records, offsets, { topic: 't', clusterArn: 'arn', batchSize: 10, retryAttempts: 1, bisect: false }, async () => ({ kind: 'response', response }));
+    expect(result.stats.invalidResponses).toBe(2);
+    expect(result.destination).toEqual([{ condition: 'RetryAttemptsExhausted', partition: 't-0', offsets: [10, 11, 12, 13], approximateInvokeCount: 2 }]);
+    expect(offsets.at.get(0)).toBe(14);
+  });
+
+  test('a reported offset is redelivered with everything after it; the group commits up to it', async () => {
+    const offsets = memory();
+    const seen: number[][] = [];
+    let first = true;
+    const result = await drainTopic(records, offsets, { topic: 't', clusterArn: 'arn', batchSize: 10, retryAttempts: 1, bisect: false }, async (event) => {
+      seen.push(((event as { records: Record<string, { offset: number }[]> }).records['t-0']).map((r) => r.offset));
+      const response = first ? { batchItemFailures: [{ itemIdentifier: { partition: 't-0', offset: 12 } }, { itemIdentifier: { partition: 't-0', offset: 11 } }] } : { batchItemFailures: [] };
+      first = false;
+      return { kind: 'response', response };
+    });
+    expect(seen).toEqual([[10, 11, 12, 13], [11, 12, 13]]);
+    expect(result.violations).toEqual([]);
+    expect(offsets.at.get(0)).toBe(14);
   });
 });
