@@ -17,7 +17,7 @@ export { processBatch, PoisonRecordError } from './batch/process-batch';
 export { FAILED_RECORDS_LOGGED } from './batch/process-batch';
 export type { BatchResult, BatchStats, DeadLetterEntry, FailedRecord, IdempotencyOptions, Outcome, ProcessOptions, RecordContext, RecordHandler } from './batch/process-batch';
 export { normalizeEvent, UnsupportedEventError } from './batch/event-sources';
-export type { BatchItemFailure, SourceKind } from './batch/event-sources';
+export type { BatchItemFailure, KafkaHeader, KafkaRecordMetadata, SourceKind } from './batch/event-sources';
 export { batchMetrics } from './batch/emf';
 export { deaggregate, isAggregated, KplDecodeError } from './kpl';
 export { DynamoDbIdempotencyStore } from './idempotency/dynamodb-store';

@@ -1,5 +1,6 @@
 import { Annotations, Aspects, Duration, Names, Token } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CfnDeliveryStream } from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +12,11 @@ import { AccessLogBucket } from './access-log-bucket';
 import { propError } from './errors';
 import { IngestStream } from './ingest-stream';
 import { S3FailureDestination, SqsFailureDestination } from './failure-destination';
+import {
+  addDestinationEndpoint, allowPollers, DEFAULT_KAFKA_MAX_RECORD_AGE, defaultConsumerGroupId, KAFKA_MAX_RETRY_ATTEMPTS,
+  KafkaTopicEventSource, pollerBounds, validateConsumerGroupId,
+} from './kafka-consumer';
+import type { ConsumerLagOptions, IKafkaTopic } from './kafka-refs';
 import { SecureBucket } from './secure-bucket';
 import { RedriveFunction } from '../handlers/redrive-function';
 
@@ -37,8 +43,42 @@ export enum FailureDestination {
 export interface StreamConsumerProps {
   /** The function processing the batches (use the runtime's `processBatch` for partial batch responses). */
   readonly function: lambda.IFunction;
-  /** The stream to consume. */
-  readonly stream: kinesis.IStream;
+  /** The Kinesis stream to consume; give exactly one of `stream` and `topic`. @default - `topic` */
+  readonly stream?: kinesis.IStream;
+  /**
+   * The MSK topic to consume, instead of `stream`. The mapping runs in provisioned-poller mode (Lambda
+   * applies retries, record age, bisect and partial batch responses only there), and the construct
+   * adds what its pollers need: the cluster security groups' rules, the on-failure destination's VPC
+   * endpoint in the cluster's VPC, the IAM actions, and consumer-lag alarms on the cluster.
+   * @default - `stream`
+   */
+  readonly topic?: IKafkaTopic;
+  /**
+   * Consumer group of a `topic` mapping: ASCII letters, digits and `. _ : + = @ -` (MSK drops the lag
+   * metrics of non-ASCII group names). Changing it, or the construct's path while it is unset, starts
+   * a new group at `startingPosition`, which reads the topic again from there.
+   * @default - a stable name derived from the construct's path
+   */
+  readonly consumerGroupId?: string;
+  /** Provisioned event pollers a `topic` mapping keeps running, 1-200 (billed while idle). @default 1 */
+  readonly minimumPollers?: number;
+  /**
+   * Most provisioned event pollers of a `topic` mapping, 1-2,000. A partition is read by one poller at
+   * a time, so pollers beyond the partition count stay idle.
+   * @default - the topic's partition count (at least `minimumPollers`)
+   */
+  readonly maximumPollers?: number;
+  /**
+   * Create the VPC endpoint Lambda needs in the cluster's VPC to deliver a `topic` mapping's failed
+   * batches: an S3 gateway endpoint on the cluster's subnets (FailureDestination.S3) or an SQS
+   * interface endpoint with private DNS (FailureDestination.SQS). Set false when the VPC already has
+   * one (a second S3 gateway endpoint on the same route tables, or a second SQS endpoint with private
+   * DNS, fails the deploy); without any, failed batches never reach the destination.
+   * @default true
+   */
+  readonly failureDestinationEndpoint?: boolean;
+  /** Consumer-lag alarm thresholds of a `topic` mapping's group (`cluster.addConsumerLagAlarms`). @default - the cluster's defaults */
+  readonly consumerLag?: ConsumerLagOptions;
   /** Key for the on-failure bucket. */
   readonly encryptionKey: kms.IKey;
   /** Ordering intent. @default ConsumerOrdering.PER_SHARD */
@@ -49,12 +89,16 @@ export interface StreamConsumerProps {
   readonly latencyTarget?: Duration;
   /** Records per batch, 1-10,000 (payload ≤ 6 MB). @default 500 */
   readonly batchSize?: number;
-  /** Retries of a failing batch (bisected on each error), 0-10,000; never infinite. @default 5 */
+  /**
+   * Retries of a failing batch (bisected on each error), 0-10,000; never infinite. For a `topic`,
+   * 0-10: Lambda caps a Kafka mapping that has an on-failure destination at 10 retries.
+   * @default 5
+   */
   readonly retryAttempts?: number;
   /**
    * Records older than this go to the failure destination unprocessed (Lambda discards them before
    * invoking the function): 60 s-7 days, Lambda's range, and at most the stream's retention.
-   * @default - the stream's retention when it is known and at most 7 days (no retained record is
+   * @default - for a `topic`, 7 days (Lambda's longest); for a stream, the stream's retention when it is known and at most 7 days (no retained record is
    * discarded for age); no age limit when the retention is longer than 7 days, or for a `startingAt`
    * consumer on a stream of unknown retention; otherwise 24 h. Retries stay finite either way.
    */
@@ -83,7 +127,7 @@ export interface StreamConsumerProps {
    * @default false
    */
   readonly enhancedFanOut?: boolean;
-  /** Where a new mapping starts reading. @default lambda.StartingPosition.TRIM_HORIZON (nothing retained is skipped) */
+  /** Where a new mapping (or consumer group) starts reading. @default lambda.StartingPosition.TRIM_HORIZON (nothing retained is skipped) */
   readonly startingPosition?: lambda.StartingPosition;
   /**
    * Start reading at this arrival time (AT_TIMESTAMP): a temporary consumer that replays a window
@@ -138,8 +182,8 @@ function retentionOf(scope: Construct, stream: kinesis.IStream, given?: Duration
 }
 
 /** The mapping's record age: a limit (Duration) or none (undefined), and the age at which this consumer loses a record. */
-function recordAge(scope: Construct, props: StreamConsumerProps): { limit?: Duration; horizon: Duration } {
-  const retention = retentionOf(scope, props.stream, props.streamRetention);
+function recordAge(scope: Construct, props: StreamConsumerProps, stream: kinesis.IStream): { limit?: Duration; horizon: Duration } {
+  const retention = retentionOf(scope, stream, props.streamRetention);
   const given = props.maxRecordAge;
   if (given) {
     const age = given.toSeconds();
@@ -166,13 +210,13 @@ function recordAge(scope: Construct, props: StreamConsumerProps): { limit?: Dura
 }
 
 /**
- * Wires a Lambda function to a Kinesis stream with an event-source mapping tuned
- * from intent, and always safe: partial batch responses, bisect on error, finite
- * retries and record age, and an encrypted on-failure destination.
+ * Wires a Lambda function to a Kinesis stream or an MSK topic with an event-source mapping tuned
+ * from intent, and always safe: partial batch responses, bisect on error, finite retries and
+ * record age, and an encrypted on-failure destination.
  */
 export class StreamConsumer extends Construct {
   /** The event source (its mapping carries the settings). */
-  public readonly eventSource: sources.KinesisEventSource | sources.KinesisConsumerEventSource;
+  public readonly eventSource: sources.KinesisEventSource | sources.KinesisConsumerEventSource | KafkaTopicEventSource;
   /** The failure bucket, for FailureDestination.S3. */
   public readonly failureBucket?: s3.IBucket;
   /** The failure queue, for FailureDestination.SQS. */
@@ -188,52 +232,66 @@ export class StreamConsumer extends Construct {
   public readonly recordAgeUnlimited: boolean;
   /** The redrive function, for an S3 failure destination unless `redrive` is false. */
   public readonly redriveFunction?: lambda.IFunction;
+  /** The consumer group of a `topic` mapping. */
+  public readonly consumerGroupId?: string;
+  /** The VPC endpoint created for a `topic` mapping's on-failure destination. */
+  public readonly failureDestinationEndpoint?: ec2.IVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: StreamConsumerProps) {
     super(scope, id);
-    const ordering = props.ordering ?? ConsumerOrdering.PER_SHARD;
-    const factor = ordering === ConsumerOrdering.PER_KEY ? props.parallelizationFactor ?? 10 : 1;
-    if (ordering === ConsumerOrdering.PER_SHARD && props.parallelizationFactor !== undefined && props.parallelizationFactor !== 1) {
-      throw propError(this, 'parallelizationFactor', `(${props.parallelizationFactor}) needs ordering PER_KEY; PER_SHARD keeps one invocation per shard`);
+    if ((props.stream === undefined) === (props.topic === undefined)) {
+      throw propError(this, props.topic ? 'topic' : 'stream', 'and `topic` are alternatives: give exactly one (a Kinesis stream or an MSK topic)');
     }
-    if (!Number.isInteger(factor) || factor < 1 || factor > 10) throw propError(this, 'parallelizationFactor', `(${factor}) must be an integer 1-10`);
     const batchSize = props.batchSize ?? 500;
     if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10000) throw propError(this, 'batchSize', `(${batchSize}) must be an integer 1-10,000`);
     const window = props.latencyTarget ?? Duration.seconds(1);
     if (window.toSeconds() > 300) throw propError(this, 'latencyTarget', `(${window.toSeconds()} s) must be at most 300 s, the longest batching window`);
     const retries = props.retryAttempts ?? DEFAULT_RETRY_ATTEMPTS;
     if (!Number.isInteger(retries) || retries < 0 || retries > 10000) throw propError(this, 'retryAttempts', `(${retries}) must be an integer 0-10,000; infinite retries block the shard`);
+    const common = { batchSize, window, retries };
+    if (props.topic) {
+      const kafka = this.consumeTopic(props, props.topic, common);
+      this.eventSource = kafka.source;
+      this.consumerGroupId = kafka.groupId;
+      this.maxRecordAge = kafka.maxRecordAge;
+      this.recordAgeUnlimited = false;
+      this.failureBucket = kafka.failure.bucket;
+      this.failureQueue = kafka.failure.queue;
+      this.failureDestinationEndpoint = kafka.endpoint;
+      return;
+    }
+    const stream = props.stream!;
+    if (props.minimumPollers !== undefined || props.maximumPollers !== undefined) {
+      throw propError(this, props.minimumPollers !== undefined ? 'minimumPollers' : 'maximumPollers', 'applies to a `topic` only: Lambda has no provisioned pollers for Kinesis (CDK drops the setting)');
+    }
+    for (const prop of ['consumerGroupId', 'consumerLag'] as const) {
+      if (props[prop] !== undefined) throw propError(this, prop, 'applies to a `topic` only');
+    }
+    if (props.failureDestinationEndpoint !== undefined) throw propError(this, 'failureDestinationEndpoint', 'applies to a `topic` only: Lambda reads Kinesis and delivers failed batches outside any VPC of yours');
+    const ordering = props.ordering ?? ConsumerOrdering.PER_SHARD;
+    const factor = ordering === ConsumerOrdering.PER_KEY ? props.parallelizationFactor ?? 10 : 1;
+    if (ordering === ConsumerOrdering.PER_SHARD && props.parallelizationFactor !== undefined && props.parallelizationFactor !== 1) {
+      throw propError(this, 'parallelizationFactor', `(${props.parallelizationFactor}) needs ordering PER_KEY; PER_SHARD keeps one invocation per shard`);
+    }
+    if (!Number.isInteger(factor) || factor < 1 || factor > 10) throw propError(this, 'parallelizationFactor', `(${factor}) must be an integer 1-10`);
     if (props.startingAt !== undefined) {
       if (props.startingPosition !== undefined) throw propError(this, 'startingAt', 'cannot be combined with `startingPosition` (it means AT_TIMESTAMP)');
       if (Number.isNaN(props.startingAt.getTime())) throw propError(this, 'startingAt', 'is not a valid date');
       if (props.startingAt.getTime() > Date.now()) throw propError(this, 'startingAt', `(${props.startingAt.toISOString()}) is in the future; a replay starts at a past arrival time`);
     }
-    const age = recordAge(this, props);
+    const age = recordAge(this, props, stream);
     this.maxRecordAge = age.horizon;
     this.recordAgeUnlimited = age.limit === undefined;
-    const destination = props.failureDestination ?? FailureDestination.S3;
-    let onFailure: lambda.IEventSourceDlq;
-    if (destination === FailureDestination.SQS) {
-      if (!props.failureQueue) throw propError(this, 'failureQueue', 'is required with FailureDestination.SQS');
-      // A created queue states its encryption; an imported one is the owner's responsibility.
-      if (props.failureQueue instanceof sqs.Queue && props.failureQueue.encryptionType === sqs.QueueEncryption.UNENCRYPTED) {
-        throw propError(this, 'failureQueue', 'must be encrypted (failed-batch metadata points at data)');
-      }
-      this.failureQueue = props.failureQueue;
-      onFailure = new SqsFailureDestination(props.failureQueue);
-    } else {
-      const logs = props.accessLogs ?? new AccessLogBucket(this, 'AccessLogs').bucket;
-      const bucket = new SecureBucket(this, 'Failures', { encryptionKey: props.encryptionKey, accessLogs: logs, accessLogsPrefix: 'failures/' }).bucket;
-      this.failureBucket = bucket;
-      onFailure = new S3FailureDestination(bucket);
-      if (props.redrive ?? true) {
-        const into = props.redriveInto ?? props.stream;
-        this.redriveFunction = new RedriveFunction(this, 'Redrive', { stream: into, sourceStream: props.stream, failureBucket: bucket, encryptionKey: props.encryptionKey }).function;
-        Aspects.of(this).add({ visit: (node: IConstruct) => { if (node === this) this.warnOnRedriveIntoDelivery(into); } });
-      }
+    const failure = this.failureTarget(props);
+    this.failureBucket = failure.bucket;
+    this.failureQueue = failure.queue;
+    if (failure.bucket && (props.redrive ?? true)) {
+      const into = props.redriveInto ?? stream;
+      this.redriveFunction = new RedriveFunction(this, 'Redrive', { stream: into, sourceStream: stream, failureBucket: failure.bucket, encryptionKey: props.encryptionKey }).function;
+      Aspects.of(this).add({ visit: (node: IConstruct) => { if (node === this) this.warnOnRedriveIntoDelivery(into); } });
     }
 
-    const common = {
+    const options = {
       batchSize,
       maxBatchingWindow: window.toSeconds() > 0 ? window : undefined,
       startingPosition: props.startingAt ? lambda.StartingPosition.AT_TIMESTAMP : props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
@@ -243,18 +301,18 @@ export class StreamConsumer extends Construct {
       bisectBatchOnError: true,
       retryAttempts: retries,
       maxRecordAge: age.limit,
-      onFailure,
+      onFailure: failure.destination,
       // provisionedPollerConfig is not offered: CDK silently drops it for Kinesis.
     };
     if (props.enhancedFanOut) {
       this.consumer = new kinesis.StreamConsumer(this, 'Consumer', {
-        stream: props.stream,
+        stream,
         streamConsumerName: Names.uniqueResourceName(this, { maxLength: 128 }),
       });
-      this.eventSource = new sources.KinesisConsumerEventSource(this.consumer, common);
-      Aspects.of(this).add({ visit: (node: IConstruct) => { if (node === this) this.warnOnFanOutLimit(props.stream); } });
+      this.eventSource = new sources.KinesisConsumerEventSource(this.consumer, options);
+      Aspects.of(this).add({ visit: (node: IConstruct) => { if (node === this) this.warnOnFanOutLimit(stream); } });
     } else {
-      this.eventSource = new sources.KinesisEventSource(props.stream, common);
+      this.eventSource = new sources.KinesisEventSource(stream, options);
     }
     const before = new Set(props.function.node.children);
     props.function.addEventSource(this.eventSource);
@@ -263,6 +321,58 @@ export class StreamConsumer extends Construct {
       const mapping = props.function.node.children.find((c) => !before.has(c) && c instanceof lambda.EventSourceMapping);
       (mapping!.node.defaultChild as lambda.CfnEventSourceMapping).maximumRecordAgeInSeconds = -1;
     }
+  }
+
+  /** The on-failure destination: the given encrypted queue (SQS) or a bucket made here (S3). */
+  private failureTarget(props: StreamConsumerProps): { destination: lambda.IEventSourceDlq; bucket?: s3.IBucket; queue?: sqs.IQueue } {
+    if ((props.failureDestination ?? FailureDestination.S3) === FailureDestination.SQS) {
+      if (!props.failureQueue) throw propError(this, 'failureQueue', 'is required with FailureDestination.SQS');
+      // A created queue states its encryption; an imported one is the owner's responsibility.
+      if (props.failureQueue instanceof sqs.Queue && props.failureQueue.encryptionType === sqs.QueueEncryption.UNENCRYPTED) {
+        throw propError(this, 'failureQueue', 'must be encrypted (failed-batch metadata points at data)');
+      }
+      return { destination: new SqsFailureDestination(props.failureQueue), queue: props.failureQueue };
+    }
+    const logs = props.accessLogs ?? new AccessLogBucket(this, 'AccessLogs').bucket;
+    const bucket = new SecureBucket(this, 'Failures', { encryptionKey: props.encryptionKey, accessLogs: logs, accessLogsPrefix: 'failures/' }).bucket;
+    return { destination: new S3FailureDestination(bucket), bucket };
+  }
+
+  /** The MSK topic's mapping, its network (security-group rules, destination endpoint) and its lag alarms. */
+  private consumeTopic(props: StreamConsumerProps, topic: IKafkaTopic, common: { batchSize: number; window: Duration; retries: number }) {
+    const kinesisOnly: [keyof StreamConsumerProps, string][] = [
+      ['enhancedFanOut', 'Kinesis enhanced fan-out'], ['startingAt', 'an AT_TIMESTAMP start'], ['streamRetention', 'a stream\'s retention'],
+      ['redriveInto', 'the redrive into a stream'], ['parallelizationFactor', 'Kinesis\'s per-shard parallelization (a Kafka partition is read by one poller at a time)'],
+    ];
+    for (const [prop, what] of kinesisOnly) {
+      if (props[prop] !== undefined) throw propError(this, prop, `applies to a \`stream\` only (${what}); this consumer reads a \`topic\``);
+    }
+    if (props.ordering === ConsumerOrdering.PER_KEY) throw propError(this, 'ordering', '(PER_KEY) applies to a `stream` only: Lambda reads a Kafka partition with one invocation at a time');
+    if (props.redrive === true) throw propError(this, 'redrive', 'applies to a `stream` only: the redrive function puts failed batches back into a Kinesis stream');
+    const start = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
+    if (start !== lambda.StartingPosition.TRIM_HORIZON && start !== lambda.StartingPosition.LATEST) {
+      throw propError(this, 'startingPosition', `(${start}) must be TRIM_HORIZON or LATEST for a \`topic\``);
+    }
+    if (common.retries > KAFKA_MAX_RETRY_ATTEMPTS) {
+      throw propError(this, 'retryAttempts', `(${common.retries}) must be at most ${KAFKA_MAX_RETRY_ATTEMPTS} for a \`topic\`: Lambda caps a Kafka mapping with an on-failure destination at ${KAFKA_MAX_RETRY_ATTEMPTS} retries`);
+    }
+    const maxRecordAge = props.maxRecordAge ?? DEFAULT_KAFKA_MAX_RECORD_AGE;
+    const age = maxRecordAge.toSeconds();
+    if (age < 60 || age > MAX_RECORD_AGE_LIMIT.toSeconds()) throw propError(this, 'maxRecordAge', `(${age} s) must be 60 s-7 days, Lambda's range`);
+    if (props.consumerGroupId !== undefined) validateConsumerGroupId(this, props.consumerGroupId);
+    const groupId = props.consumerGroupId ?? defaultConsumerGroupId(this);
+    const [minimumPollers, maximumPollers] = pollerBounds(this, props.minimumPollers, props.maximumPollers, topic.partitions);
+    const failure = this.failureTarget(props);
+    const source = new KafkaTopicEventSource(topic, {
+      consumerGroupId: groupId, startingPosition: start, batchSize: common.batchSize,
+      maxBatchingWindow: common.window.toSeconds() > 0 ? common.window : undefined,
+      retryAttempts: common.retries, maxRecordAge, onFailure: failure.destination, minimumPollers, maximumPollers,
+    });
+    props.function.addEventSource(source);
+    allowPollers(topic);
+    const endpoint = (props.failureDestinationEndpoint ?? true) ? addDestinationEndpoint(this, topic, failure.queue ? 'sqs' : 's3') : undefined;
+    topic.cluster.addConsumerLagAlarms(groupId, topic, props.consumerLag);
+    return { source, groupId, maxRecordAge, failure, endpoint };
   }
 
   /** A redrive into a stream a Firehose delivery reads stores the redriven records there again. */

@@ -27,7 +27,13 @@ export class DecodeFailure {
 const INVALID_UTF8 = new DecodeFailure('invalid_utf8');
 const INVALID_JSON = new DecodeFailure('invalid_json');
 
-const EMPTY = Buffer.alloc(0);
+/** The bytes of a record without any (an undecodable record, a Kafka tombstone). */
+export const EMPTY = Buffer.alloc(0);
+
+/** What the handler receives for a Kafka tombstone (a null value). */
+export function tombstoneValue(parse: 'json' | 'bytes'): unknown {
+  return parse === 'json' ? null : EMPTY;
+}
 
 /** [A-Za-z0-9+/] */
 function isBase64Char(c: number): boolean {
@@ -76,6 +82,7 @@ export function parseBytes(bytes: Buffer, parse: 'json' | 'bytes'): unknown {
 }
 
 export function decodeUnits(item: SourceItem, parse: 'json' | 'bytes', mayBeAggregated: boolean): DecodedUnit[] {
+  if (item.kafka?.tombstone) return [{ ...item, subSequence: 0, bytes: EMPTY, value: tombstoneValue(parse) }];
   const bytes = payloadBytes(item.payload, item.encoding);
   if (bytes === undefined) return [{ ...item, subSequence: 0, bytes: EMPTY, error: 'invalid_base64' }];
   if (mayBeAggregated && mayBeAggregate(bytes)) {
@@ -101,6 +108,6 @@ function decodeOne(item: SourceItem, subSequence: number, bytes: Buffer, parse: 
   return {
     failureId: item.failureId, payload: item.payload, encoding: item.encoding, orderKey: item.orderKey,
     partitionKey: item.partitionKey, index: item.index, subSequence, bytes,
-    value: failed ? undefined : parsed, error: failed ? parsed.reason : undefined, replayId,
+    value: failed ? undefined : parsed, error: failed ? parsed.reason : undefined, replayId, kafka: item.kafka,
   };
 }

@@ -10,9 +10,12 @@
  *   message is reported and messages are independent.
  * - SQS FIFO: same identifier; a message group stops at its first failure and that message plus
  *   every later one of the group are reported, or they would be deleted out of order.
- * - MSK / self-managed Kafka: itemIdentifier = { partition: "<topic>-<partition>", offset };
+ * - MSK / self-managed Kafka: itemIdentifier = { partition: "<topic>-<partition>", offset }, the
+ *   records-map key as delivered (topic names may hold '-' and '.') and the offset as a number.
  *   Lambda resumes each partition from the lowest reported offset, so a partition lane stops at
- *   its first failure (like a shard).
+ *   its first failure (like a shard); an identifier not in the batch fails the whole batch, so only
+ *   delivered ones are reported. A null key is absent or null; a tombstone's value too (it reaches
+ *   the handler as null); headers are single-key objects of Java (signed) byte arrays.
  * Any other event shape is refused by throwing, which fails the whole batch so that the
  * mapping's bisect-on-error and retry policy apply.
  */
@@ -32,6 +35,31 @@ export interface SourceItem {
   readonly partitionKey?: string;
   /** Position in the event, for stable reporting. */
   readonly index: number;
+  /** The Kafka record's metadata (Kafka lanes only). */
+  readonly kafka?: KafkaRecordMetadata;
+}
+
+/** One Kafka record header. Repeated keys are separate headers, in record order. */
+export interface KafkaHeader {
+  readonly key: string;
+  /** The header's bytes (Lambda delivers them as Java's signed bytes; these are the bytes themselves). */
+  readonly value: Buffer;
+}
+
+/** What a Kafka record carries besides its value, as the MSK / self-managed Kafka mapping delivers it. */
+export interface KafkaRecordMetadata {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Milliseconds since the epoch. */
+  readonly timestamp: number;
+  /** `CREATE_TIME` (the producer's clock) or `LOG_APPEND_TIME` (the broker's). */
+  readonly timestampType: string;
+  /** The record key's bytes; null for a null key. */
+  readonly key: Buffer | null;
+  readonly headers: KafkaHeader[];
+  /** A null value: a delete marker on a compacted topic. The handler receives null (or an empty buffer with parse 'bytes'). */
+  readonly tombstone: boolean;
 }
 
 /** A unit that checkpoints as one: a shard, a Kafka partition, an SQS FIFO group, or all SQS standard messages. */
@@ -74,6 +102,8 @@ export interface SourceLane {
   partitionKey(k: number): string | undefined;
   /** `item(k).index`, without building the item. */
   index(k: number): number;
+  /** `item(k).kafka`, without building the item. */
+  kafka(k: number): KafkaRecordMetadata | undefined;
   /** The k-th delivered record of the lane (not to be mutated). */
   item(k: number): SourceItem;
 }
@@ -148,6 +178,9 @@ class ItemsLane implements SourceLane {
   index(k: number): number {
     return this.items[k].index;
   }
+  kafka(k: number): KafkaRecordMetadata | undefined {
+    return this.items[k].kafka;
+  }
   item(k: number): SourceItem {
     return this.items[k];
   }
@@ -179,6 +212,9 @@ class KinesisLane implements SourceLane {
   }
   index(k: number): number {
     return this.indexes === undefined ? k : this.indexes[k];
+  }
+  kafka(): undefined {
+    return undefined;
   }
   item(k: number): SourceItem {
     const r = this.records[k].kinesis;
@@ -275,17 +311,38 @@ interface KafkaRecord {
   topic: string;
   partition: number;
   offset: number;
+  timestamp?: number;
+  timestampType?: string;
   key?: string | null;
-  value: string;
+  value?: string | null;
+  headers?: { [key: string]: number[] }[];
 }
 
 function kafkaLanes(byPartition: Record<string, KafkaRecord[]>): SourceBatch {
   let index = 0;
   const lanes = Object.entries(byPartition).map(([tp, records]) => new ItemsLane(tp, true, false, 'base64',
-    [...records].sort((a, b) => a.offset - b.offset).map((r) => ({
-      failureId: { partition: tp, offset: r.offset }, payload: r.value ?? '', encoding: 'base64' as const,
-      // Kafka orders per partition, and per record key within it: keyed records may interleave.
-      orderKey: r.key ? `k:${r.key}` : tp, index: index++,
-    }))));
+    [...records].sort((a, b) => a.offset - b.offset).map((r) => {
+      const tombstone = r.value === null || r.value === undefined;
+      return {
+        failureId: { partition: tp, offset: r.offset }, payload: tombstone ? '' : r.value as string, encoding: 'base64' as const,
+        // Kafka orders per partition, and per record key within it: keyed records may interleave.
+        orderKey: r.key ? `k:${r.key}` : tp, index: index++, kafka: kafkaMetadata(r, tombstone),
+      };
+    })));
   return { kind: 'kafka', lanes, size: index };
+}
+
+function kafkaMetadata(r: KafkaRecord, tombstone: boolean): KafkaRecordMetadata {
+  const headers: KafkaHeader[] = [];
+  for (const h of r.headers ?? []) {
+    for (const [key, bytes] of Object.entries(h)) {
+      if (!Array.isArray(bytes)) throw new TypeError(`record ${r.topic}-${r.partition}@${r.offset}: header '${key}' is not a byte array`);
+      // Java's signed bytes: -128..-1 are 0x80..0xff.
+      headers.push({ key, value: Buffer.from(bytes.map((b) => b & 0xff)) });
+    }
+  }
+  return {
+    topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp ?? 0, timestampType: r.timestampType ?? 'CREATE_TIME',
+    key: typeof r.key === 'string' ? Buffer.from(r.key, 'base64') : null, headers, tombstone,
+  };
 }

@@ -11,8 +11,8 @@
  * - With an idempotency store, a record whose effect was applied and completed is never applied
  *   again, even when Lambda redelivers it after a later record's failure.
  */
-import { DecodeFailure, decodeUnits, mayBeAggregate, parseBytes, payloadBytes, type DecodedUnit } from './decode-units';
-import { sourceLanes, type BatchItemFailure, type SourceKind, type SourceLane } from './event-sources';
+import { DecodeFailure, decodeUnits, EMPTY, mayBeAggregate, parseBytes, payloadBytes, tombstoneValue, type DecodedUnit } from './decode-units';
+import { sourceLanes, type BatchItemFailure, type KafkaRecordMetadata, type SourceKind, type SourceLane } from './event-sources';
 import type { ClaimOutcome, IdempotencyStore } from '../idempotency/store';
 import { errorMessage } from '../unknown';
 
@@ -30,6 +30,8 @@ export interface RecordContext {
   readonly bytes: Buffer;
   /** Set on records a ReplayArchive replay re-put (its `replay_id` KPL tag): the replay's id. */
   readonly replayId?: string;
+  /** A Kafka record's topic, partition, offset, timestamp, key and headers (Kafka batches only). */
+  readonly kafka?: KafkaRecordMetadata;
 }
 
 export type RecordHandler = (record: unknown, ctx: RecordContext) => unknown;
@@ -265,11 +267,12 @@ function runDirect(lane: SourceLane, handler: RecordHandler, parse: 'json' | 'by
   let running: PromiseLike<unknown> | undefined;
 
   /** Runs one user record (the deadline check, then the handler). */
-  const attempt = (value: unknown, partitionKey: string | undefined, subSequence: number, bytes: Buffer, replayId?: string): Attempt => {
+  const attempt = (value: unknown, partitionKey: string | undefined, subSequence: number, bytes: Buffer, replayId?: string, kafka?: KafkaRecordMetadata): Attempt => {
     if (remainingTimeMs !== undefined && remainingTimeMs() < margin) return DEADLINE;
     let r: unknown;
     try {
-      r = handler(value, replayId === undefined ? { lane: id, partitionKey, subSequence, bytes } : { lane: id, partitionKey, subSequence, bytes, replayId });
+      r = handler(value, kafka !== undefined ? { lane: id, partitionKey, subSequence, bytes, kafka }
+        : replayId === undefined ? { lane: id, partitionKey, subSequence, bytes } : { lane: id, partitionKey, subSequence, bytes, replayId });
     } catch (e) {
       thrown = e;
       return THREW;
@@ -304,6 +307,19 @@ function runDirect(lane: SourceLane, handler: RecordHandler, parse: 'json' | 'by
   };
 
   for (let k = 0; k < n; k++) {
+    const kafka = lane.kafka(k);
+    if (kafka?.tombstone) {
+      // A null value: no payload to decode; the handler gets null (or an empty buffer).
+      const a = attempt(tombstoneValue(parse), undefined, 0, EMPTY, undefined, kafka);
+      if (a !== PROCESSED) {
+        const u = decodeUnits(lane.item(k), parse, false)[0] as Unit;
+        settle(u, a);
+        return handOff(k, [u]);
+      }
+      run.processed++;
+      run.records++;
+      continue;
+    }
     const bytes = payloadBytes(lane.payload(k), encoding);
     if (bytes === undefined) return handOff(k); // decoded again there, as a failed unit
     if (aggregates && mayBeAggregate(bytes)) {
@@ -323,13 +339,13 @@ function runDirect(lane: SourceLane, handler: RecordHandler, parse: 'json' | 'by
     }
     const value = parseBytes(bytes, parse);
     if (value instanceof DecodeFailure) return handOff(k);
-    const a = attempt(value, lane.partitionKey(k), 0, bytes);
+    const a = attempt(value, lane.partitionKey(k), 0, bytes, undefined, kafka);
     if (a !== PROCESSED) {
       // The record as decodeUnits decodes it, with what happened to it.
       const item = lane.item(k);
       const u = {
         failureId: item.failureId, payload: item.payload, encoding: item.encoding, orderKey: item.orderKey,
-        partitionKey: item.partitionKey, index: item.index, subSequence: 0, bytes, value, error: undefined,
+        partitionKey: item.partitionKey, index: item.index, subSequence: 0, bytes, value, error: undefined, kafka,
       } as DecodedUnit as Unit;
       settle(u, a);
       return handOff(k, [u]);
@@ -345,6 +361,8 @@ async function claimAll(units: Unit[], idem: IdempotencyOptions, options: Proces
   const requests: { key: string; payloadHash?: string }[] = [];
   const owners: Unit[] = [];
   for (const u of units) {
+    // A tombstone has no payload, so no key: a delete applied twice is the same delete, so it runs unclaimed.
+    if (u.kafka?.tombstone) continue;
     let key: string | undefined;
     try {
       key = idem.keyOf(u.value);
@@ -442,7 +460,9 @@ async function runLane(units: Unit[], handler: RecordHandler, limit: Semaphore, 
       const wait = limit.acquire();
       if (wait) await wait; // no microtask hop when a slot is free
       try {
-        const r = handler(u.value, { lane: lane.id, partitionKey: u.partitionKey, subSequence: u.subSequence, bytes: u.bytes, replayId: u.replayId });
+        const r = handler(u.value, u.kafka !== undefined
+          ? { lane: lane.id, partitionKey: u.partitionKey, subSequence: u.subSequence, bytes: u.bytes, kafka: u.kafka }
+          : { lane: lane.id, partitionKey: u.partitionKey, subSequence: u.subSequence, bytes: u.bytes, replayId: u.replayId });
         if (isThenable(r)) {
           state.async = true;
           await r;
