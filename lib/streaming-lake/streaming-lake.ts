@@ -185,12 +185,12 @@ export class StreamingLake extends Construct {
   private static validateTopic(scope: Construct, props: StreamingLakeProps): void {
     if (!props.topic) return;
     const notWith: [keyof StreamingLakeProps, string][] = [
-      ['stream', 'the lake reads one source: a Kinesis stream or an MSK topic'],
-      ['throughput', 'plans the Kinesis stream the lake would create; a topic\'s capacity is its partitions and brokers'],
-      ['retention', 'is the Kinesis stream\'s retention; a topic keeps records for its own `retention.ms`'],
+      ['stream', 'the lake reads one source, a Kinesis stream or an MSK topic'],
+      ['throughput', 'it plans the Kinesis stream the lake would create; a topic\'s capacity is its partitions and brokers'],
+      ['retention', 'it is the Kinesis stream\'s retention; a topic keeps records for its own `retention.ms`'],
     ];
     for (const [prop, why] of notWith) {
-      if (props[prop] !== undefined) throw propError(scope, prop, `cannot be combined with \`topic\`: it ${why}`);
+      if (props[prop] !== undefined) throw propError(scope, prop, `cannot be combined with \`topic\`: ${why}`);
     }
   }
 }
