@@ -24,5 +24,6 @@ export * from './replay-archive/replay-archive';
 export * from './fraud-pipeline/fraud-rules';
 export * from './core/fraud-tables';
 export * from './core/kafka-refs';
+export * from './core/kafka-multi-vpc';
 export * from './fraud-pipeline/fraud-pipeline-props';
 export * from './fraud-pipeline/fraud-pipeline';

@@ -42,7 +42,7 @@ describe('StreamingLake on an MSK topic', () => {
     expect(replay).toMatch(/^LakeRawReplayStream/);
   });
 
-  test.each(['curated', 'archive'])('the %s delivery reads the topic: MSKAsSource, exact cluster ARN, topic, its role, PRIVATE', (which) => {
+  test.each(['curated', 'archive'])('the %s delivery reads the topic from its earliest record: MSKAsSource, exact cluster ARN, topic, its role, PRIVATE', (which) => {
     const [, ds] = streams()[which === 'curated' ? 0 : 1];
     expect(ds.Properties.DeliveryStreamType).toBe('MSKAsSource');
     expect(ds.Properties.KinesisStreamSourceConfiguration).toBeUndefined();
@@ -51,6 +51,7 @@ describe('StreamingLake on an MSK topic', () => {
     expect(msk).toEqual({
       MSKClusterARN: clusterArn,
       TopicName: 'orders',
+      ReadFromTimestamp: '1970-01-01T00:00:00Z', // the earliest offset, not Firehose's default (its activation time)
       AuthenticationConfiguration: { RoleARN: { 'Fn::GetAtt': [expect.stringMatching(/ServiceRole/), 'Arn'] }, Connectivity: 'PRIVATE' },
     });
   });

@@ -9,6 +9,9 @@ import { propError } from './errors';
 import { KafkaMultiVpcConnectivity } from './kafka-multi-vpc';
 import type { IKafkaTopic } from './kafka-refs';
 
+/** Firehose's "earliest offset" start position (MSKSourceConfiguration.ReadFromTimestamp). */
+export const EARLIEST = '1970-01-01T00:00:00Z';
+
 /**
  * Firehose reading one MSK topic over private (multi-VPC) connectivity with IAM. The Firehose L2 only
  * knows Kinesis sources: `_bind` supplies `MSKSourceConfiguration`, and {@link DeliverySource.finish}
@@ -41,6 +44,9 @@ class KafkaTopicSource implements firehose.ISource {
         mskClusterArn: this.topic.cluster.clusterArn,
         topicName: this.topic.topicName,
         authenticationConfiguration: { roleArn: roleArn!, connectivity: 'PRIVATE' },
+        // Firehose otherwise starts at the time it becomes active: records produced before, including
+        // during the hour multi-VPC connectivity takes, would be in neither zone. Epoch = the earliest offset.
+        readFromTimestamp: EARLIEST,
       },
     };
   }
