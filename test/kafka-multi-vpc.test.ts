@@ -1,6 +1,8 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import { StreamingLake } from '../lib';
 import { KafkaClusterType } from '../lib/core/kafka-refs';
 import { KafkaMultiVpcConnectivity } from '../lib/core/kafka-multi-vpc';
 import { StubKafkaCluster } from './support/kafka-cluster-stub';
@@ -90,5 +92,19 @@ describe('KafkaMultiVpcConnectivity.validate', () => {
   test.each(['3.9.x.kraft', '2.7.1', '4.1.x.kraft', '2.8.x'])('accepts Kafka %s, Express and m7g brokers', (version) => {
     const [stack, c] = clusterOf((x) => set(x, 'kafkaVersion', version), KafkaClusterType.EXPRESS);
     expect(() => KafkaMultiVpcConnectivity.validate(stack, 'topic', c)).not.toThrow();
+  });
+});
+
+describe('KafkaMultiVpcConnectivity across stacks', () => {
+  test('a lake in another stack than its cluster synthesizes without a reference cycle', () => {
+    const app = newApp();
+    const clusterStack = new Stack(app, 'ClusterStack');
+    const lakeStack = new Stack(app, 'LakeStack');
+    const topic = stubTopic(clusterStack);
+    new StreamingLake(lakeStack, 'Lake', { schema: [{ name: 'ts', type: glue.Schema.STRING }], eventTime: { field: 'ts' }, topic });
+    expect(() => app.synth()).not.toThrow();
+    expect(lakeStack.dependencies).toContain(clusterStack);
+    // The custom resource's functions use a key of the cluster's stack.
+    Template.fromStack(clusterStack).resourceCountIs('AWS::KMS::Key', 1);
   });
 });

@@ -1,4 +1,4 @@
-import { CfnResource, CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnResource, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,6 +10,7 @@ import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardResourceFi
 import { ignoreCfnLint } from './cfn-lint';
 import { propError } from './errors';
 import { KafkaClusterType, type IKafkaCluster } from './kafka-refs';
+import { PipelineKey } from './pipeline-key';
 import { BundledFunction } from '../handlers/bundled-function';
 
 /** Id of the singleton under the cluster construct. */
@@ -24,7 +25,10 @@ const MIN_KAFKA = [2, 7, 1];
 export interface KafkaMultiVpcConnectivityProps {
   /** The MSK Provisioned cluster. */
   readonly cluster: IKafkaCluster;
-  /** Key for the handlers' log groups and environment. */
+  /**
+   * Key for the handlers' log groups and environment. A key of another stack than the cluster's is not
+   * used (the cluster's stack would reference the reader's, which depends on it): one is created.
+   */
   readonly encryptionKey: kms.IKey;
 }
 
@@ -76,7 +80,10 @@ export class KafkaMultiVpcConnectivity extends Construct {
 
   private constructor(scope: Construct, id: string, props: KafkaMultiVpcConnectivityProps) {
     super(scope, id);
-    const { cluster, encryptionKey } = props;
+    const { cluster } = props;
+    const encryptionKey = Stack.of(props.encryptionKey) === Stack.of(this)
+      ? props.encryptionKey
+      : new PipelineKey(this, 'Key', { description: 'cdk-streaming-pipelines MSK connectivity custom resource' }).key;
     const handler = (name: string, mode: string) => {
       const fn = new BundledFunction(this, name, {
         handler: 'kafka-connectivity',
