@@ -7,7 +7,10 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
-import { StreamingLake } from '../lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as msk from 'aws-cdk-lib/aws-msk';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { ArchiveDelivery, StreamingLake } from '../lib';
 import { KafkaClusterType } from '../lib/core/kafka-refs';
 import type { StubKafkaCluster, StubKafkaTopic } from './support/kafka-cluster-stub';
 import { stubTopic } from './support/msk-lake';
@@ -142,5 +145,29 @@ describe('StreamingLake topic validation', () => {
     const t = stubTopic(s);
     (t.cluster as unknown as { brokerInstanceType: string }).brokerInstanceType = 'kafka.t3.small';
     expect(() => lakeOnTopic(s, {}, t)).toThrow(/`topic` is on a cluster of kafka.t3.small brokers/);
+  });
+});
+
+describe('the deliveries\' source', () => {
+  test.each([['both', true], ['neither', false]])('ArchiveDelivery refuses %s of stream and topic', (_what, both) => {
+    const s = new Stack(newApp(), 'D');
+    const key = new kms.Key(s, 'K', { enableKeyRotation: true });
+    const bucket = new s3.Bucket(s, 'B');
+    const props = both ? { stream: new kinesis.Stream(s, 'S'), topic: stubTopic(s) } : {};
+    expect(() => new ArchiveDelivery(s, 'A', { bucket, encryptionKey: key, ...props }))
+      .toThrow(new RegExp(`\`stream\` and \`topic\` are exclusive and one is required \\(${both ? 'both are' : 'neither is'} given\\)`));
+  });
+});
+
+describe('the deliveries and the cluster policy', () => {
+  test('wait for the cluster\'s AWS::MSK::ClusterPolicy wherever the cluster renders it', () => {
+    const s = new Stack(newApp(), 'P');
+    const topic = stubTopic(s);
+    // What a real cluster renders for addToResourcePolicy (the stub only records statements).
+    const policy = new msk.CfnClusterPolicy(topic.cluster as StubKafkaCluster, 'Policy', { clusterArn: topic.cluster.clusterArn, policy: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'firehose.amazonaws.com' }, Action: 'kafka:CreateVpcConnection', Resource: topic.cluster.clusterArn }] } });
+    lakeOnTopic(s, {}, topic);
+    const t = Template.fromStack(s);
+    const policyId = s.getLogicalId(policy);
+    for (const [, ds] of [curatedDeliveryEntry(t), archiveDeliveryEntry(t)]) expect(ds.DependsOn).toContain(policyId);
   });
 });

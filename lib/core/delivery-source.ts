@@ -70,7 +70,7 @@ export class DeliverySource {
 
   constructor(scope: Construct, props: DeliverySourceProps) {
     if ((props.stream === undefined) === (props.topic === undefined)) {
-      throw propError(scope, props.stream ? 'topic' : 'stream', 'and `topic` are exclusive and one is required: the delivery reads a Kinesis stream or an MSK topic');
+      throw propError(scope, 'stream', `and \`topic\` are exclusive and one is required (${props.stream ? 'both are' : 'neither is'} given): a delivery reads a Kinesis stream or an MSK topic`);
     }
     this.topic = props.topic;
     if (props.topic) {
