@@ -152,7 +152,7 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
   const replays = options.replayStream ?? lake.replayStream;
   const consumer = new StreamConsumer(stack, id, {
     function: fn,
-    stream: lake.stream,
+    stream: lake.stream!, // this example lake reads Kinesis
     // Failed batches are redriven into the replay stream, which this function also reads: into the lake's
     // stream, the lake's deliveries would store them a second time.
     redriveInto: replays,

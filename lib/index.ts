@@ -29,6 +29,7 @@ export * from './core/kafka-topic';
 export * from './core/kafka-topic-resource';
 export * from './handlers/kafka-topics-function';
 export * from './core/kafka-consumer';
+export * from './core/kafka-multi-vpc';
 export * from './fraud-pipeline/fraud-pipeline-props';
 export * from './fraud-pipeline/fraud-pipeline';
 export * from './core/kafka-version';

@@ -274,7 +274,7 @@ describe('raw zone: replay', () => {
     const replayId = stack.resolve(lake.replayStream!.streamArn)['Fn::GetAtt'][0];
     expect(replayId).toMatch(/^LakeRawReplayStream[0-9A-F]{8}$/);
     const sources = Object.values(t.findResources('AWS::KinesisFirehose::DeliveryStream')).map((d: any) => d.Properties.KinesisStreamSourceConfiguration.KinesisStreamARN['Fn::GetAtt'][0]);
-    expect(sources).toEqual([stack.resolve(lake.stream.streamArn)['Fn::GetAtt'][0], stack.resolve(lake.stream.streamArn)['Fn::GetAtt'][0]]);
+    expect(sources).toEqual([stack.resolve(lake.stream!.streamArn)['Fn::GetAtt'][0], stack.resolve(lake.stream!.streamArn)['Fn::GetAtt'][0]]);
     expect(sources).not.toContain(replayId);
   });
 
@@ -531,7 +531,7 @@ describe('stream', () => {
       });
       efo.forEach((enhancedFanOut, i) => {
         const fn = userFunction(stack, `Fn${i}`);
-        new StreamConsumer(stack, `Consumer${i}`, { function: fn, stream: lake.stream, encryptionKey: lake.encryptionKey, enhancedFanOut, redrive: false });
+        new StreamConsumer(stack, `Consumer${i}`, { function: fn, stream: lake.stream!, encryptionKey: lake.encryptionKey, enhancedFanOut, redrive: false });
       });
       return stack;
     }

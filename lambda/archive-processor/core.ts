@@ -1,8 +1,14 @@
 /**
- * Firehose transformation for the archive: each Kinesis record becomes one
+ * Firehose transformation for the archive: each Kinesis or MSK record becomes one
  * archive line (lambda/shared/archive-format.ts) carrying the exact payload and
  * its stream coordinates, plus the `dt`/`hour`/`bucket` partition keys of its
  * ARRIVAL time and partition-key lane. Pure: no SDK, no I/O, no process.env.
+ *
+ * An MSK record (`kafkaRecordValue` + `mskRecordMetadata`) carries no record key,
+ * headers or topic: Firehose passes only the value, the partition and the offset.
+ * Its line therefore holds the partition number as `partition_key` (one lane per
+ * partition keeps per-partition, hence per-key, order), the offset as
+ * `sequence_number` and `<topic>-<partition>` as `shard_id`.
  *
  * The output is larger than the input: the base64 payload sits inside a JSON
  * line that is base64'd again, so an Ok response record is ≈ 16/9 × payload +
@@ -28,12 +34,19 @@ export { RESPONSE_BUDGET_BYTES } from '../shared/firehose-response';
 /** Environment variable names the construct sets. */
 export const ENV = {
   ARCHIVE_BUCKETS: 'ARCHIVE_BUCKETS',
+  /** The topic of an MSK-sourced stream: Firehose's MSK records do not name it. */
+  KAFKA_TOPIC: 'KAFKA_TOPIC',
 } as const;
 
 export interface ArchiveConfig {
   /** Lanes per hour: the `bucket` partition key is `bucketOf(partitionKey, buckets)`. */
   readonly buckets: number;
+  /** The source topic, for MSK records. @default - none: MSK records fail */
+  readonly kafkaTopic?: string;
 }
+
+/** Kafka's legal topic names (also Firehose's `TopicName` pattern). */
+const KAFKA_TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /**
  * Validates the handler's environment. Throws ONE error listing every problem,
@@ -53,10 +66,14 @@ export function parseConfig(env: Readonly<Record<string, string | undefined>>): 
       buckets = n;
     }
   }
+  const topic = env[ENV.KAFKA_TOPIC];
+  if (topic !== undefined && topic !== '' && !KAFKA_TOPIC_NAME.test(topic)) {
+    problems.push(`${ENV.KAFKA_TOPIC} must be a Kafka topic name matching ${KAFKA_TOPIC_NAME}; got '${topic}'`);
+  }
   if (problems.length > 0) {
     throw new Error(`archive-processor: invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  return { buckets };
+  return topic ? { buckets, kafkaTopic: topic } : { buckets };
 }
 
 // ---------------------------------------------------------------- input
@@ -72,14 +89,32 @@ export interface KinesisRecordMetadata {
   readonly subsequenceNumber?: unknown;
 }
 
+/** `mskRecordMetadata` as Firehose sends it for an MSK-sourced stream (strings in AWS's samples); every field is checked. */
+export interface MskRecordMetadata {
+  readonly offset?: unknown;
+  readonly partitionId?: unknown;
+  readonly approximateArrivalTimestamp?: unknown;
+}
+
 /** One record of the Firehose invocation, untrusted: anything may be missing or mistyped. */
 export interface ArchiveSourceRecord {
   readonly recordId: string;
   /** Epoch ms, when Firehose received the record. */
   readonly approximateArrivalTimestamp?: unknown;
-  /** The payload, base64. */
+  /** The payload, base64 (Kinesis source). */
   readonly data?: unknown;
   readonly kinesisRecordMetadata?: unknown;
+  /** The payload, base64 (MSK source): the answer goes back in the same field. */
+  readonly kafkaRecordValue?: unknown;
+  readonly mskRecordMetadata?: unknown;
+}
+
+/** Where a record's payload is, and so where its answer goes. */
+export type PayloadField = 'data' | 'kafkaRecordValue';
+
+/** `kafkaRecordValue` for an MSK record (it has no `data`), `data` otherwise. */
+export function payloadFieldOf(r: ArchiveSourceRecord): PayloadField {
+  return r.data === undefined && r.kafkaRecordValue !== undefined ? 'kafkaRecordValue' : 'data';
 }
 
 // ---------------------------------------------------------------- one record
@@ -93,6 +128,10 @@ export type FailureReason =
   | 'missing_shard_id'
   | 'invalid_sub_sequence_number'
   | 'invalid_arrival_timestamp'
+  | 'missing_msk_metadata'
+  | 'invalid_kafka_partition'
+  | 'invalid_kafka_offset'
+  | 'missing_kafka_topic'
   | 'response_size_budget';
 
 export interface ArchivePartitionKeys {
@@ -151,7 +190,38 @@ function toSubSequence(value: unknown): number | undefined {
 
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== '';
 
-function check(r: ArchiveSourceRecord): Checked {
+/** A non-negative integer as a number or a decimal string, kept as its decimal string. */
+function decimal(value: unknown): string | undefined {
+  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
+  return typeof text === 'string' && /^(0|[1-9][0-9]{0,18})$/.test(text) ? text : undefined;
+}
+
+function checkMsk(r: ArchiveSourceRecord, config: ArchiveConfig): Checked {
+  if (typeof r.kafkaRecordValue !== 'string') return fail('missing_data');
+  if (decodeBase64Strict(r.kafkaRecordValue) === undefined) return fail('invalid_base64');
+  const meta = r.mskRecordMetadata;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return fail('missing_msk_metadata');
+  const m = meta as MskRecordMetadata;
+  const partition = decimal(m.partitionId);
+  if (partition === undefined || partition.length > 10) return fail('invalid_kafka_partition');
+  const offset = decimal(m.offset);
+  if (offset === undefined) return fail('invalid_kafka_offset');
+  const arrival = toEpochMillis(m.approximateArrivalTimestamp) ?? toEpochMillis(r.approximateArrivalTimestamp);
+  if (arrival === undefined) return fail('invalid_arrival_timestamp');
+  if (config.kafkaTopic === undefined) return fail('missing_kafka_topic');
+  return {
+    result: 'Valid',
+    payload: r.kafkaRecordValue,
+    partitionKey: partition,
+    sequenceNumber: offset,
+    subSequenceNumber: 0,
+    arrival,
+    shardId: `${config.kafkaTopic}-${partition}`,
+  };
+}
+
+function check(r: ArchiveSourceRecord, config: ArchiveConfig): Checked {
+  if (payloadFieldOf(r) === 'kafkaRecordValue') return checkMsk(r, config);
   if (typeof r.data !== 'string') return fail('missing_data');
   // Strict: Node's decoder would silently skip characters outside the alphabet, and the reader rejects them.
   if (decodeBase64Strict(r.data) === undefined) return fail('invalid_base64');
@@ -216,17 +286,19 @@ function encode(v: Valid, lanes: Lanes): { readonly data: string; readonly parti
 
 /** Decides one record: Ok with its archive line (base64) and partition keys, or why it failed. */
 export function archiveRecord(record: ArchiveSourceRecord, config: ArchiveConfig): RecordDecision {
-  const checked = check(record);
+  const checked = check(record, config);
   if (checked.result !== 'Valid') return checked;
   return { result: 'Ok', ...encode(checked, new Lanes(config)) };
 }
 
 // ---------------------------------------------------------------- the batch
 
+/** One answer; the payload is in `data` or `kafkaRecordValue`, the field its record came in. */
 export interface ResponseRecord {
   recordId: string;
   result: 'Ok' | 'ProcessingFailed';
-  data: string;
+  data?: string;
+  kafkaRecordValue?: string;
   metadata?: { partitionKeys: ArchivePartitionKeys };
 }
 
@@ -260,11 +332,16 @@ export function processBatch(
   config: ArchiveConfig,
   budgetBytes: number = RESPONSE_BUDGET_BYTES,
 ): BatchOutcome {
-  const checked = records.map(check);
+  const checked = records.map((r) => check(r, config));
+  const fields = records.map(payloadFieldOf);
+  const original = (r: ArchiveSourceRecord, i: number): string => {
+    const value = r[fields[i]];
+    return typeof value === 'string' ? value : '';
+  };
   // Data that got past base64 validation is plain base64: no escapes, one byte per character.
   const failedSizes = records.map((r, i) => {
     const c = checked[i];
-    return failedRecordBytes(r.recordId, 'data', typeof r.data === 'string' ? r.data : '', c.result === 'Valid' || c.reason !== 'invalid_base64');
+    return failedRecordBytes(r.recordId, fields[i], original(r, i), c.result === 'Valid' || c.reason !== 'invalid_base64');
   });
   let total = envelopeBytes(records.length);
   for (const size of failedSizes) total += size;
@@ -282,10 +359,10 @@ export function processBatch(
     if (c.result === 'Valid') {
       if (!full) {
         const { data, partitionKeys } = encode(c, lanes);
-        const delta = okRecordBytes(record.recordId, 'data', data, partitionKeys) - failedSizes[i];
+        const delta = okRecordBytes(record.recordId, fields[i], data, partitionKeys) - failedSizes[i];
         if (total + delta <= budgetBytes) {
           total += delta;
-          out[i] = { recordId: record.recordId, result: 'Ok', data, metadata: { partitionKeys } };
+          out[i] = { recordId: record.recordId, result: 'Ok', [fields[i]]: data, metadata: { partitionKeys } };
           ok++;
           return;
         }
@@ -295,7 +372,7 @@ export function processBatch(
     } else {
       reason = c.reason;
     }
-    out[i] = { recordId: record.recordId, result: 'ProcessingFailed', data: typeof record.data === 'string' ? record.data : '' };
+    out[i] = { recordId: record.recordId, result: 'ProcessingFailed', [fields[i]]: original(record, i) };
     reasons[i] = reason;
     failedByReason[reason] = (failedByReason[reason] ?? 0) + 1;
   });

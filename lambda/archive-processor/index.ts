@@ -1,6 +1,6 @@
 /**
- * Archive processor: Firehose data-transformation Lambda for a Kinesis-sourced
- * delivery stream, adapting the invocation to the pure core. Configuration is
+ * Archive processor: Firehose data-transformation Lambda for a Kinesis- or
+ * MSK-sourced delivery stream, adapting the invocation to the pure core. Configuration is
  * read once at init so a bad deployment fails loudly there.
  */
 import { parseConfig, processBatch, type ArchiveSourceRecord, type ResponseRecord } from './core';
@@ -11,6 +11,8 @@ export interface ArchiveProcessorEvent {
   readonly invocationId: string;
   readonly deliveryStreamArn: string;
   readonly sourceKinesisStreamArn?: string;
+  /** The cluster, on an MSK-sourced stream. */
+  readonly sourceMSKArn?: string;
   readonly region: string;
   readonly records: readonly ArchiveSourceRecord[];
 }
@@ -31,6 +33,7 @@ export async function handler(event: ArchiveProcessorEvent): Promise<ArchiveProc
     invocationId: event.invocationId,
     deliveryStreamArn: event.deliveryStreamArn,
     sourceKinesisStreamArn: event.sourceKinesisStreamArn,
+    sourceMSKArn: event.sourceMSKArn,
     buckets: config.buckets,
     records: event.records.length,
     ok: outcome.ok,

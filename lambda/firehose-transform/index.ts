@@ -13,6 +13,8 @@ export interface FirehoseTransformRecord {
   readonly data?: string;
   readonly kafkaRecordValue?: string;
   readonly kinesisRecordMetadata?: unknown;
+  /** MSK only: `{offset, partitionId, approximateArrivalTimestamp}`; no record key, headers or topic. */
+  readonly mskRecordMetadata?: unknown;
 }
 
 export interface FirehoseTransformEvent {
@@ -45,6 +47,7 @@ export async function handler(event: FirehoseTransformEvent): Promise<FirehoseTr
     message: 'firehose-transform batch',
     invocationId: event.invocationId,
     deliveryStreamArn: event.deliveryStreamArn,
+    sourceMSKArn: event.sourceMSKArn,
     records: event.records.length,
     ok: outcome.ok,
     failed: outcome.failed,

@@ -21,6 +21,17 @@
  * `bucket` is a hash of the partition key into `buckets` lanes. Every record
  * of a partition key lands in the same lane, so a replay can run one worker
  * per lane, in time order, and per-key order holds while lanes run in parallel.
+ *
+ * A record from an MSK topic (an MSK-sourced delivery stream) fills the same
+ * fields with what Firehose gives its processor, which is the value, the
+ * partition and the offset, never the record key or headers:
+ *
+ *   {"partition_key":"3","sequence_number":"1042","sub_sequence_number":0,
+ *    "approximate_arrival_timestamp":1732233600123,"shard_id":"orders-3","data":"…"}
+ *
+ * `partition_key` is the Kafka partition number (so a lane holds whole
+ * partitions and per-partition order holds), `sequence_number` the offset and
+ * `shard_id` `<topic>-<partition>`, the Lambda MSK event's record-map key.
  */
 import { createHash } from 'node:crypto';
 

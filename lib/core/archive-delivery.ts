@@ -7,7 +7,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { propError } from './errors';
+import { DeliverySource } from './delivery-source';
 import { acknowledgeFirehoseFindings } from './firehose-findings';
+import type { IKafkaTopic } from './kafka-refs';
 import { DEFAULT_BUFFER_INTERVAL, DEFAULT_BUFFER_SIZE, ParquetDelivery } from './parquet-delivery';
 import { s3DeliveryStream } from './s3-delivery-stream';
 import { BundledFunction } from '../handlers/bundled-function';
@@ -21,8 +23,15 @@ export const DEFAULT_ARCHIVE_PREFIX = 'archive/';
 
 /** Properties of an {@link ArchiveDelivery}. */
 export interface ArchiveDeliveryProps {
-  /** The stream to archive. */
-  readonly stream: kinesis.IStream;
+  /** The stream to archive. Exactly one of `stream` and `topic`. @default - none */
+  readonly stream?: kinesis.IStream;
+  /**
+   * The MSK topic to archive, read over multi-VPC private connectivity with IAM. Firehose passes the
+   * processor each record's value, partition and offset, not its key or headers: the archive keeps those
+   * three (see lambda/shared/archive-format.ts). Exactly one of `stream` and `topic`.
+   * @default - none
+   */
+  readonly topic?: IKafkaTopic;
   /** The archive bucket. */
   readonly bucket: s3.IBucket;
   /** Key for SSE-KMS of the objects, the log groups and the processor's environment. */
@@ -75,9 +84,11 @@ export class ArchiveDelivery extends Construct {
     this.bufferingInterval = props.bufferingInterval ?? DEFAULT_BUFFER_INTERVAL;
     ParquetDelivery.validateBuffering(this, size, this.bufferingInterval);
 
+    const source = new DeliverySource(this, { stream: props.stream, topic: props.topic, encryptionKey: props.encryptionKey });
     this.processor = new BundledFunction(this, 'Processor', {
       handler: 'archive-processor',
-      environment: { ARCHIVE_BUCKETS: String(this.lanes) },
+      // MSK records do not name their topic; the archive line does.
+      environment: { ARCHIVE_BUCKETS: String(this.lanes), ...(props.topic ? { KAFKA_TOPIC: props.topic.topicName } : {}) },
       encryptionKey: props.encryptionKey,
       timeout: Duration.minutes(1),
       logRetention: props.logRetention,
@@ -90,7 +101,7 @@ export class ArchiveDelivery extends Construct {
     });
     const keys = (k: string): string => `!{partitionKeyFromLambda:${k}}`;
     this.deliveryStream = s3DeliveryStream(this, 'Resource', {
-      source: new firehose.KinesisStreamSource(props.stream),
+      source: source.source,
       destination: new firehose.S3Bucket(props.bucket, {
         dataOutputPrefix: `${this.prefix}dt=${keys('dt')}/hour=${keys('hour')}/bucket=${keys('bucket')}/`,
         errorOutputPrefix: `${this.prefix.slice(0, -1)}-errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/`,
@@ -105,6 +116,7 @@ export class ArchiveDelivery extends Construct {
         processors: [new firehose.LambdaFunctionProcessor(this.processor, { bufferSize: Size.mebibytes(1), bufferInterval: Duration.seconds(60), retries: 3 })],
       }),
     });
-    acknowledgeFirehoseFindings(this, this.deliveryStream, { buckets: [props.bucket], processor: this.processor });
+    source.finish(this.deliveryStream);
+    acknowledgeFirehoseFindings(this, this.deliveryStream, { buckets: [props.bucket], processor: this.processor, noSseReason: source.noSseReason });
   }
 }

@@ -12,6 +12,8 @@ export interface FirehoseFindingsScope {
   readonly processor?: lambda.IFunction;
   /** Extra findings on the destination role, e.g. the Glue schema read of a Parquet conversion. */
   readonly extra?: { [id: string]: string };
+  /** Why the delivery stream has no server-side encryption. @default - the Kinesis-source reason */
+  readonly noSseReason?: string;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface FirehoseFindingsScope {
  */
 export function acknowledgeFirehoseFindings(scope: Construct, delivery: firehose.DeliveryStream, what: FirehoseFindingsScope): void {
   acknowledge(delivery, {
-    'AwsSolutions-KDF1': 'Firehose does not allow server-side encryption on a delivery stream whose source is a Kinesis data stream (CDK rejects it). Records are encrypted at rest by the source stream\'s KMS key and written to S3 with SSE-KMS under the pipeline key.',
+    'AwsSolutions-KDF1': what.noSseReason ?? 'Firehose does not allow server-side encryption on a delivery stream whose source is a Kinesis data stream (CDK rejects it). Records are encrypted at rest by the source stream\'s KMS key and written to S3 with SSE-KMS under the pipeline key.',
   });
   const sourceRole = delivery.node.tryFindChild('Service Role');
   if (sourceRole) acknowledge(sourceRole, inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY));

@@ -8,7 +8,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { propError } from './errors';
+import { DeliverySource } from './delivery-source';
 import { acknowledgeFirehoseFindings } from './firehose-findings';
+import type { IKafkaTopic } from './kafka-refs';
 import { PartitionKeySource, type PartitionSpec } from './partition-spec';
 import { s3DeliveryStream } from './s3-delivery-stream';
 
@@ -38,8 +40,14 @@ export interface RawArchiveOptions {
 
 /** Properties of a {@link ParquetDelivery}. */
 export interface ParquetDeliveryProps {
-  /** The source stream. */
-  readonly stream: kinesis.IStream;
+  /** The source stream. Exactly one of `stream` and `topic`. @default - none */
+  readonly stream?: kinesis.IStream;
+  /**
+   * The source MSK topic, read over multi-VPC private connectivity with IAM (turned on for its cluster by
+   * a custom resource, which the delivery stream waits for). Exactly one of `stream` and `topic`.
+   * @default - none
+   */
+  readonly topic?: IKafkaTopic;
   /** Bucket of the curated Parquet data. */
   readonly bucket: s3.IBucket;
   /** Glue table whose schema drives the JSON→Parquet conversion. */
@@ -63,7 +71,7 @@ export interface ParquetDeliveryProps {
 }
 
 /**
- * Firehose from a Kinesis stream to S3: JSON→Parquet through the Glue schema,
+ * Firehose from a Kinesis stream or an MSK topic to S3: JSON→Parquet through the Glue schema,
  * dynamic partitioning on event time, errors under their own prefix, delivery
  * errors logged to a KMS-encrypted log group, and an optional raw zone.
  */
@@ -99,15 +107,16 @@ export class ParquetDelivery extends Construct {
     const logging = new firehose.EnableLogging(this.logGroup);
 
     // Event-time partitions come from the payload (jq or the transform), never !{timestamp}, which is arrival time.
-    const source = props.transform ? PartitionKeySource.LAMBDA : PartitionKeySource.QUERY;
-    this.dataPrefix = props.partitions.firehosePrefix(source);
+    const keySource = props.transform ? PartitionKeySource.LAMBDA : PartitionKeySource.QUERY;
+    this.dataPrefix = props.partitions.firehosePrefix(keySource);
     const processors: firehose.IDataProcessor[] = props.transform
       ? [new firehose.LambdaFunctionProcessor(props.transform, { bufferSize: Size.mebibytes(1), bufferInterval: Duration.seconds(60), retries: 3 })]
       : [firehose.MetadataExtractionProcessor.jq16(props.partitions.jqQueries)];
 
     const rawPrefix = raw?.prefix ?? 'raw/';
+    const source = new DeliverySource(this, { stream: props.stream, topic: props.topic, encryptionKey: props.encryptionKey });
     this.deliveryStream = s3DeliveryStream(this, 'Resource', {
-      source: new firehose.KinesisStreamSource(props.stream),
+      source: source.source,
       destination: new firehose.S3Bucket(props.bucket, {
         dataOutputPrefix: this.dataPrefix,
         errorOutputPrefix: props.partitions.errorPrefix,
@@ -138,8 +147,9 @@ export class ParquetDelivery extends Construct {
         } : undefined,
       }),
     });
+    source.finish(this.deliveryStream);
     this.checkProcessorParameters(props.partitions);
-    this.acknowledgeFindings(props);
+    this.acknowledgeFindings(props, source);
   }
 
   /**
@@ -161,8 +171,9 @@ export class ParquetDelivery extends Construct {
     }
   }
 
-  private acknowledgeFindings(props: ParquetDeliveryProps): void {
+  private acknowledgeFindings(props: ParquetDeliveryProps, source: DeliverySource): void {
     acknowledgeFirehoseFindings(this, this.deliveryStream, {
+      noSseReason: source.noSseReason,
       buckets: [props.bucket, ...(props.rawArchive ? [props.rawArchive.bucket] : [])],
       processor: props.transform,
       extra: {

@@ -181,7 +181,7 @@ export class FraudPipeline extends Construct {
     const env: { [k: string]: string } = { RESULTS_TABLE: this.resultsTable.table.tableName };
     if (this.alertTopic) env.ALERT_TOPIC_ARN = this.alertTopic.topicArn;
     if (this.alertEventBus) env.ALERT_EVENT_BUS_NAME = this.alertEventBus.eventBusName;
-    if (this.lake) env.LAKE_STREAM_NAME = this.lake.stream.streamName;
+    if (this.lake) env.LAKE_STREAM_NAME = this.lake.stream!.streamName;
     const publisher = fn('Publisher', 'fraud-publisher', env);
     const source = new sources.DynamoEventSource(this.stateTable.table, {
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
@@ -207,7 +207,7 @@ export class FraudPipeline extends Construct {
     }
     this.alertEventBus?.grantPutEventsTo(publisher);
     if (this.lake) {
-      publisher.addToRolePolicy(new iam.PolicyStatement({ actions: ['kinesis:PutRecords'], resources: [this.lake.stream.streamArn] }));
+      publisher.addToRolePolicy(new iam.PolicyStatement({ actions: ['kinesis:PutRecords'], resources: [this.lake.stream!.streamArn] }));
       key.grant(publisher, 'kms:GenerateDataKey');
     }
     this.monitor.addConsumer('Publisher', {

@@ -4,6 +4,7 @@ import type * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { IKafkaTopic } from '../core/kafka-refs';
 import type { ThroughputIntent } from '../core/ingest-stream';
 import type { PipelineMonitor } from '../core/pipeline-monitor';
 import type { ReplayTagging, WriteCapacity } from '../core/replay-machine';
@@ -19,8 +20,19 @@ export interface ArchiveObjectLock {
 
 /** Properties of a {@link ReplayArchive}. */
 export interface ReplayArchiveProps {
-  /** The stream to archive. A replay never writes into it unless `allowReplayIntoArchivedStream` says so. */
-  readonly stream: kinesis.IStream;
+  /**
+   * The stream to archive. A replay never writes into it unless `allowReplayIntoArchivedStream` says so.
+   * Exactly one of `stream` and `topic`.
+   * @default - none
+   */
+  readonly stream?: kinesis.IStream;
+  /**
+   * The MSK topic to archive (Firehose over multi-VPC private connectivity with IAM, turned on for its
+   * cluster by a custom resource). Firehose gives the archive each record's value, partition and offset,
+   * not its key or headers. Exactly one of `stream` and `topic`.
+   * @default - none
+   */
+  readonly topic?: IKafkaTopic;
   /** Key for the buckets, log groups and environments. It must allow CloudWatch Logs to use it. @default - a customer-managed key with rotation */
   readonly encryptionKey?: kms.IKey;
   /** Prefix of the archive in its bucket. @default 'archive/' */

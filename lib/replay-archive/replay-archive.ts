@@ -67,6 +67,7 @@ export class ReplayArchive extends Construct {
     }).bucket;
     this.delivery = new ArchiveDelivery(this, 'Delivery', {
       stream: props.stream,
+      topic: props.topic,
       bucket: this.bucket,
       encryptionKey: this.encryptionKey,
       prefix: props.prefix,
@@ -127,7 +128,8 @@ export class ReplayArchive extends Construct {
       for (const prop of ['replayStreamThroughput', 'replayStreamRetention'] as const) {
         if (props[prop] !== undefined) throw propError(this, prop, 'applies to the replay stream the archive creates; it cannot be set with `replayTargets`');
       }
-      const archived = JSON.stringify(Stack.of(this).resolve(props.stream.streamArn));
+      // A topic source has no archived stream among the Kinesis targets.
+      const archived = props.stream ? JSON.stringify(Stack.of(this).resolve(props.stream.streamArn)) : undefined;
       const self = props.replayTargets.findIndex((t) => t === props.stream || JSON.stringify(Stack.of(this).resolve(t.streamArn)) === archived);
       if (self >= 0 && props.allowReplayIntoArchivedStream !== true) {
         throw propError(this, 'replayTargets', `[${self}] is the archived stream: a replay into it is archived again and read again by every delivery of that stream (a lake's curated zone gets duplicate rows). `

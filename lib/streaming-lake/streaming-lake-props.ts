@@ -6,6 +6,7 @@ import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { ThroughputIntent } from '../core/ingest-stream';
+import type { IKafkaTopic } from '../core/kafka-refs';
 import type { EventTimeOptions, PartitionKey } from '../core/partition-spec';
 import type { ReplayTagging, WriteCapacity } from '../core/replay-machine';
 import type { LifecycleOptions, ObjectLockMode } from '../core/secure-bucket';
@@ -57,11 +58,19 @@ export interface StreamingLakeProps {
   readonly eventTime: EventTimeOptions;
   /** Up to 3 low-cardinality payload keys partitioned after event time. @default - none */
   readonly partitionKeys?: PartitionKey[];
-  /** Expected load; plans provisioned shards for writes and for the stream's polling readers (counted at synth), with 25% headroom. Not with `stream`. @default - on-demand */
+  /** Expected load; plans provisioned shards for writes and for the stream's polling readers (counted at synth), with 25% headroom. Not with `stream` or `topic`. @default - on-demand */
   readonly throughput?: ThroughputIntent;
-  /** An existing stream to read from instead of creating one. Not with `throughput`. @default - a stream is created */
+  /** An existing stream to read from instead of creating one. Not with `throughput` or `topic`. @default - a stream is created */
   readonly stream?: kinesis.IStream;
-  /** Retention of the created stream (24 h-8,760 h); with `stream`, give its retention so the iterator-age alarm is relative to it. @default Duration.days(7) */
+  /**
+   * An MSK topic to read instead of a Kinesis stream (MSK Provisioned, IAM access control, no t3
+   * brokers). Both zones read it through Firehose over multi-VPC private connectivity, which a custom
+   * resource turns on for the cluster after it exists (MSK refuses it at creation; it takes up to an
+   * hour) and which the delivery streams wait for. Not with `stream`, `throughput` or `retention`.
+   * @default - the lake reads a Kinesis stream
+   */
+  readonly topic?: IKafkaTopic;
+  /** Retention of the created stream (24 h-8,760 h); with `stream`, give its retention so the iterator-age alarm is relative to it. Not with `topic`. @default Duration.days(7) */
   readonly retention?: Duration;
   /** Key for the stream, buckets and log groups. It must allow CloudWatch Logs to use it. @default - a customer-managed key with rotation */
   readonly encryptionKey?: kms.IKey;

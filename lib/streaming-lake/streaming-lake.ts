@@ -2,6 +2,7 @@ import type { Duration } from 'aws-cdk-lib';
 import type * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type { IKafkaTopic } from '../core/kafka-refs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { StreamingLakeProps } from './streaming-lake-props';
@@ -18,17 +19,19 @@ import { FirehoseTransformFunction } from '../handlers/firehose-transform-functi
 import { ReplayArchive } from '../replay-archive/replay-archive';
 
 /**
- * Kinesis → Firehose (JSON→Parquet, dynamic partitioning on event time) → S3,
+ * Kinesis (or an MSK topic) → Firehose (JSON→Parquet, dynamic partitioning on event time) → S3,
  * with a raw zone, a Glue table using partition projection, alarms, a composite
  * alarm and a dashboard.
  */
 export class StreamingLake extends Construct {
-  /** The stream (created or given). */
-  public readonly stream: kinesis.IStream;
+  /** The stream (created or given), when the lake reads Kinesis. */
+  public readonly stream?: kinesis.IStream;
+  /** The MSK topic the lake reads, when `topic` is given. */
+  public readonly topic?: IKafkaTopic;
   /** The created stream block, when the lake created its stream. */
   public readonly ingest?: IngestStream;
-  /** The stream's retention (given, or the created stream's); consumers' record-age defaults follow it. */
-  public readonly retention: Duration;
+  /** The stream's retention (given, or the created stream's); consumers' record-age defaults follow it. Undefined with `topic`. */
+  public readonly retention?: Duration;
   /** The encryption key (created or given). */
   public readonly encryptionKey: kms.IKey;
   /** Curated Parquet bucket (created or given). */
@@ -61,6 +64,7 @@ export class StreamingLake extends Construct {
     if (props.throughput && props.stream) {
       throw propError(this, 'throughput', 'cannot be combined with `stream`: capacity is planned only for a stream the lake creates');
     }
+    StreamingLake.validateTopic(this, props);
     const partitions = PartitionSpec.of(this, {
       columns: props.schema,
       eventTime: props.eventTime,
@@ -68,14 +72,15 @@ export class StreamingLake extends Construct {
       maxActivePartitions: props.maxActivePartitions,
     });
     this.partitions = partitions;
-    const retention = props.retention ?? DEFAULT_RETENTION;
-    IngestStream.validateRetention(this, retention);
+    const retention = props.topic ? undefined : props.retention ?? DEFAULT_RETENTION;
+    if (retention) IngestStream.validateRetention(this, retention);
     this.retention = retention;
     this.encryptionKey = new PipelineKey(this, 'Key', { key: props.encryptionKey }).key;
 
-    // 1. Stream.
-    this.ingest = props.stream ? undefined : new IngestStream(this, 'Stream', { throughput: props.throughput, retention, encryptionKey: this.encryptionKey });
-    this.stream = props.stream ?? this.ingest!.stream;
+    // 1. Stream: the given one, a created one, or none when the lake reads an MSK topic.
+    this.topic = props.topic;
+    this.ingest = props.stream || props.topic ? undefined : new IngestStream(this, 'Stream', { throughput: props.throughput, retention, encryptionKey: this.encryptionKey });
+    this.stream = props.stream ?? this.ingest?.stream;
 
     // 2. Buckets: curated and raw zones, both logged to one access-log bucket.
     const logs = new AccessLogBucket(this, 'AccessLogs').bucket;
@@ -108,6 +113,7 @@ export class StreamingLake extends Construct {
     namePropsAs(this, 'Delivery', { partitions: 'partitionKeys' });
     this.delivery = new ParquetDelivery(this, 'Delivery', {
       stream: this.stream,
+      topic: props.topic,
       bucket: this.bucket,
       table: this.table,
       partitions,
@@ -122,7 +128,8 @@ export class StreamingLake extends Construct {
     this.monitor = new PipelineMonitor(this, 'Monitor', {
       // Utilization is measured against the write plan: shards added for polling readers serve their
       // reads, and those readers keep up only to about the planned write peak.
-      stream: { stream: this.stream, retention, writeCapacityBytesPerSecond: this.ingest?.capacity.shards ? this.ingest.writeCapacityBytesPerSecond : undefined },
+      // A topic has no Kinesis metrics; Firehose's consumer group lag cannot be alarmed by name (Firehose picks the group id).
+      stream: this.stream && retention ? { stream: this.stream, retention, writeCapacityBytesPerSecond: this.ingest?.capacity.shards ? this.ingest.writeCapacityBytesPerSecond : undefined } : undefined,
       delivery: { deliveryStream: this.delivery.deliveryStream, bufferingInterval: this.delivery.bufferingInterval, activePartitionQuota: props.maxActivePartitions },
       alarmAction: props.alarmAction,
       encryptionKey: this.encryptionKey,
@@ -148,6 +155,7 @@ export class StreamingLake extends Construct {
       });
       this.archive = new ReplayArchive(this, 'Raw', {
         stream: this.stream,
+        topic: props.topic,
         encryptionKey: this.encryptionKey,
         accessLogs: logs,
         database: this.database,
@@ -170,6 +178,19 @@ export class StreamingLake extends Construct {
       });
       this.rawBucket = this.archive.bucket;
       this.replayStream = this.archive.replayStream;
+    }
+  }
+
+  /** A topic replaces the Kinesis stream and everything planned for it. */
+  private static validateTopic(scope: Construct, props: StreamingLakeProps): void {
+    if (!props.topic) return;
+    const notWith: [keyof StreamingLakeProps, string][] = [
+      ['stream', 'the lake reads one source, a Kinesis stream or an MSK topic'],
+      ['throughput', 'it plans the Kinesis stream the lake would create; a topic\'s capacity is its partitions and brokers'],
+      ['retention', 'it is the Kinesis stream\'s retention; a topic keeps records for its own `retention.ms`'],
+    ];
+    for (const [prop, why] of notWith) {
+      if (props[prop] !== undefined) throw propError(scope, prop, `cannot be combined with \`topic\`: ${why}`);
     }
   }
 }

@@ -86,7 +86,7 @@ function synthesize(): Synthesized {
     const h = r.Type === 'AWS::Lambda::Function' ? keys.get(r.Properties.Code?.S3Key) : undefined;
     if (h) handlerOf.set(id, h);
   }
-  return { resources, ingestStream: getAttId(stack.resolve(lake.stream.streamArn)), handlerOf };
+  return { resources, ingestStream: getAttId(stack.resolve(lake.stream!.streamArn)), handlerOf };
 }
 
 function getAttId(value: any): string {

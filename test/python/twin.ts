@@ -59,7 +59,7 @@ export function pythonAppTwin(): Stack {
   lake.encryptionKey.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
   idempotency.grantStore(fn);
   const consumer = new StreamConsumer(stack, 'CustomerTotals', {
-    function: fn, stream: lake.stream, encryptionKey: lake.encryptionKey, ordering: ConsumerOrdering.PER_KEY,
+    function: fn, stream: lake.stream!, encryptionKey: lake.encryptionKey, ordering: ConsumerOrdering.PER_KEY,
   });
   lake.monitor.addConsumer('CustomerTotals', {
     function: fn, maxRecordAge: consumer.maxRecordAge,
