@@ -78,6 +78,7 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
     const before = await admin.fetchTopicMetadata({ topics: ['replayed'] });
     const ledByKilled = before.topics[0].partitions.filter((p) => p.leader === 2).map((p) => p.partitionId);
     let written = 0;
+    let sendErrors = 0;
     let killedAfter = -1;
     let kill: Promise<void> | undefined;
     const openTopic = async (arn: string): Promise<TopicSink> => {
@@ -85,7 +86,12 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
       return {
         partitions: sink.partitions,
         async produce(partition, messages) {
-          await sink.produce(partition, messages);
+          try {
+            await sink.produce(partition, messages);
+          } catch (e) {
+            sendErrors++;
+            throw e;
+          }
           written += messages.length;
           // Not awaited: the kill lands while the next sends are in flight.
           if (kill === undefined && written >= 1000) {
@@ -120,9 +126,84 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
     await cluster.startBroker(2);
     report('replay-kill-9-mid-replay', {
       archived: lane.records.length, keys: keys.length, partitions: PARTITIONS, partitionsLedByKilledBroker: ledByKilled,
-      killedAfterWritten: killedAfter, replayed: result.progress.recordsReplayed, sends: result.progress.putCalls,
+      killedAfterWritten: killedAfter, replayed: result.progress.recordsReplayed, sends: result.progress.putCalls, sendErrorsAfterProducerRetries: sendErrors,
       readBack: read.length, duplicatesRead: read.length - new Set(read.map((r) => `${r.partition}|${r.key}|${r.value.toString('utf8')}`)).size,
       objects: lane.objects.size, ms: Date.now() - t0,
     });
   }, 180_000);
+
+  test('a record the topic can never take goes to the failure output with its reason; the rest is written or held back, none lost silently', async () => {
+    await createTopic('tight', [{ name: 'max.message.bytes', value: '4096' }]);
+    const keys = laneKeys(24);
+    const lane = buildLane({ hours: 1, objectsPerHour: 2, perObject: 200, keys, big: new Map([[150, 8000]]) });
+    const topics = kafkaTopicIo(async () => cluster.client('replay-worker-tight'));
+    const state = new Map<string, string>();
+    const result = await replayLane(input('too-large', 'tight'), { ...memoryIo(lane, state), openTopic: topics.openTopic }, options());
+    await topics.close();
+
+    const big = lane.records[150];
+    expect(result.done).toBe(false);
+    expect(result.error).toMatchObject({ code: 'RecordsFailed', objectKey: big.objectKey });
+    expect(result.error!.failedRecords![0]).toMatchObject({ partitionKey: big.key, errorCode: 'MESSAGE_TOO_LARGE', objectKey: big.objectKey });
+    // The object resumes at the refused record: the 150 before it are committed.
+    const checkpoint = JSON.parse(state.get(`replays/too-large/progress/${big.objectKey}`)!) as { written: number };
+    expect(checkpoint.written).toBe(150);
+    const read = await readTopic(cluster.client('reader-tight'), 'tight');
+    const readEvents = new Set(read.map((r) => r.value.toString('utf8')));
+    expect(read).toHaveLength(readEvents.size);
+    // Every record before the refused one is in the topic; every archived record is written or reported failed.
+    expect(lane.records.slice(0, 150).filter((r) => !readEvents.has(r.data.toString('utf8')))).toEqual([]);
+    expect(readEvents.has(big.data.toString('utf8'))).toBe(false);
+    expect(read.length + result.progress.failed).toBe(lane.records.length);
+    report('replay-record-too-large', {
+      archived: lane.records.length, refused: 1, failed: result.progress.failed, readBack: read.length,
+      heldBackInItsPartition: result.progress.failed - 1, checkpointWritten: checkpoint.written,
+    });
+  }, 120_000);
+
+  test('a worker killed between sending a segment and committing it: the rerun writes every record, duplicating at most that segment, all tagged', async () => {
+    await createTopic('resumed');
+    const keys = laneKeys(48);
+    const lane = buildLane({ hours: 3, objectsPerHour: 2, perObject: 300, keys });
+    const state = new Map<string, string>();
+    // The third checkpoint write never returns: the Lambda died after its sends, before its commit.
+    let checkpoints = 0;
+    let frozen: () => void = () => undefined;
+    const died = new Promise<void>((resolve) => {
+      frozen = resolve;
+    });
+    const dying = memoryIo(lane, state, {
+      onCheckpoint: async () => {
+        if (++checkpoints === 3) {
+          frozen();
+          await new Promise<never>(() => undefined);
+        }
+      },
+    });
+    const first = kafkaTopicIo(async () => cluster.client('replay-worker-1'));
+    void replayLane(input('resumed', 'resumed'), { ...dying, openTopic: first.openTopic }, options());
+    await died;
+    await first.close();
+    // A new invocation (a new container: a new producer id) resumes from the committed state.
+    const second = kafkaTopicIo(async () => cluster.client('replay-worker-2'));
+    const result = await replayLane(input('resumed', 'resumed'), { ...memoryIo(lane, state), openTopic: second.openTopic }, options());
+    await second.close();
+    expect(result.error).toBeUndefined();
+    expect(result.done).toBe(true);
+
+    const read = await readTopic(cluster.client('reader-resumed'), 'resumed');
+    const firstSeen = new Map<string, ReadRecord>();
+    for (const r of read) if (!firstSeen.has(r.value.toString('utf8'))) firstSeen.set(r.value.toString('utf8'), r);
+    expect([...firstSeen.keys()].sort()).toEqual(lane.records.map((r) => r.data.toString('utf8')).sort());
+    const duplicates = read.length - firstSeen.size;
+    expect(duplicates).toBeGreaterThan(0);
+    expect(duplicates).toBeLessThanOrEqual(400); // one segment
+    for (const [key, ns] of perKeyOrder([...firstSeen.values()].sort((a, b) => a.partition - b.partition || a.offset - b.offset))) {
+      expect({ key, ns }).toEqual({ key, ns: ns.map((_, i) => i) });
+    }
+    expect(read.filter((r) => r.headers.replay_id !== 'resumed')).toEqual([]);
+    report('replay-worker-killed-before-commit', {
+      archived: lane.records.length, segment: 400, replayedByRerun: result.progress.recordsReplayed, readBack: read.length, distinct: firstSeen.size, duplicates,
+    });
+  }, 120_000);
 });
