@@ -100,15 +100,17 @@ const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALI
  */
 export function classifyTopicError(e: unknown): TopicError {
   let err = e as { name?: string; type?: string; message?: string; retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined;
-  for (let depth = 0; depth < 5 && err && (err.name === 'KafkaJSNumberOfRetriesExceeded' || (err.type === undefined && (err.cause ?? err.originalError))); depth++) {
-    const inner = (err.cause ?? err.originalError) as typeof err;
-    if (!inner) break;
-    err = inner;
+  // kafkajs gives up with KafkaJSNumberOfRetriesExceeded only on errors it deems retriable (retriable !== false).
+  let retriedOut = false;
+  for (let depth = 0; depth < 5 && err && err.type === undefined && (err.cause ?? err.originalError) && err.cause !== err; depth++) {
+    retriedOut ||= err.name === 'KafkaJSNumberOfRetriesExceeded';
+    err = (err.cause ?? err.originalError) as typeof err;
   }
   const code = err?.type ?? err?.name ?? 'Error';
   const message = err?.message ?? String(e);
   if (TOO_LARGE.has(code)) return { code, message, action: 'too-large' };
-  return { code, message, action: err?.retriable === true ? 'retry' : 'stop' };
+  const retriable = err?.retriable === true || (retriedOut && err?.retriable !== false);
+  return { code, message, action: retriable ? 'retry' : 'stop' };
 }
 
 const partitioner = Partitioners.DefaultPartitioner();
