@@ -154,7 +154,7 @@ export { splitLines } from './split-lines';
 export { EMF_NAMESPACE, replayEmf } from './metrics';
 export { parseWorkerConfig, toReplayInput, type ReplayWorkerConfig } from './event';
 export { parseTopicArn, TOPIC_ARN } from './input';
-export { classifyTopicError, topicPartitionOf, TOPIC_SEND_BYTES, type TopicMessage, type TopicSink } from './topic-sink';
+export { classifyTopicError, mskSourcePartition, topicPartitionOf, TOPIC_SEND_BYTES, type TopicMessage, type TopicSink } from './topic-sink';
 
 /** One invocation on a lane: its steps wired together, and what they count. */
 interface Lane {

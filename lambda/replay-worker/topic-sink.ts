@@ -7,6 +7,9 @@
  * its archived partition key: murmur2(key bytes) & 0x7fffffff mod partitions
  * (kafkajs's DefaultPartitioner, the Java-compatible one since kafkajs 2), so
  * a key replayed here lands where the application's own producers put it.
+ * A record archived from an MSK topic has no key in the archive (Firehose
+ * passes only the value, partition and offset): it goes keyless to its source
+ * partition (mod the target's partitions), which keeps its partition's order.
  *
  * ONE PARTITION PER SEND. kafkajs 2.2.4 resolves a send() spanning several
  * partitions although some were never written when a leader fails over
@@ -36,13 +39,15 @@ import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { backoffDelayMs } from '../shared/retry';
 import type { TokenBucketRateLimiter } from '../shared/rate-limiter';
 import type { FailedEntry } from '../shared/put-records-packer';
+import type { ArchivedRecord } from '../shared/archive-format';
 import type { ProgressCounts } from './result';
 import type { Pending } from './segment';
 import { creditWritten } from './send-segment';
 
 /** One record as produced: key = the archived partition key, value = the archived payload bytes. */
 export interface TopicMessage {
-  readonly key: Buffer;
+  /** Null for a record archived from a topic: the archive holds no record key. */
+  readonly key: Buffer | null;
   readonly value: Buffer;
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -122,7 +127,17 @@ export function topicPartitionOf(key: string, partitions: number): number {
   return partitioner({ topic: 'replay', partitionMetadata, message: { key, value: null } } as PartitionerArgs);
 }
 
-const messageBytes = (m: TopicMessage): number => m.key.byteLength + m.value.byteLength
+/**
+ * The source partition of a line the archive processor wrote for an MSK record: the partition number as
+ * `partition_key` and `<topic>-<partition>` as `shard_id` (a Kinesis shard id is `shardId-` and 12 digits).
+ */
+export function mskSourcePartition(r: Pick<ArchivedRecord, 'partition_key' | 'shard_id'>): number | undefined {
+  const p = r.partition_key;
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(p) || r.shard_id.length <= p.length + 1 || !r.shard_id.endsWith(`-${p}`)) return undefined;
+  return Number(p);
+}
+
+const messageBytes = (m: TopicMessage): number => (m.key?.byteLength ?? 0) + m.value.byteLength
   + Object.entries(m.headers ?? {}).reduce((sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
 
 /** The outcome of one partition's records: failures by index into the segment, and entries written without headers. */
@@ -137,7 +152,7 @@ export async function sendSegmentToTopic(sent: readonly Pending[], sender: Topic
   const sink = await sender.open();
   const byPartition = new Map<number, number[]>();
   sent.forEach((s, i) => {
-    const p = topicPartitionOf(s.entry.partitionKey, sink.partitions);
+    const p = s.sourcePartition !== undefined ? s.sourcePartition % sink.partitions : topicPartitionOf(s.entry.partitionKey, sink.partitions);
     byPartition.set(p, [...(byPartition.get(p) ?? []), i]);
   });
   const run: PartitionRun = { failed: [], untagged: new Set() };
@@ -161,7 +176,7 @@ function failure(sent: readonly Pending[], index: number, errorCode: string, err
 async function sendPartition(sent: readonly Pending[], partition: number, indices: readonly number[], sink: TopicSink,
   sender: TopicSender, progress: ProgressCounts, run: PartitionRun): Promise<void> {
   const message = (i: number, withHeaders = true): TopicMessage => ({
-    key: Buffer.from(sent[i].entry.partitionKey, 'utf8'),
+    key: sent[i].sourcePartition !== undefined ? null : Buffer.from(sent[i].entry.partitionKey, 'utf8'),
     value: Buffer.from(sent[i].entry.data),
     ...(withHeaders && sender.headers ? { headers: sender.headers } : {}),
   });

@@ -9,6 +9,7 @@ import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSNumberOfRetrie
 const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => KafkaJSProtocolError };
 import {
   classifyTopicError,
+  mskSourcePartition,
   parseTopicArn,
   replayLane,
   ReplayInputError,
@@ -19,6 +20,7 @@ import {
   type TopicMessage,
   type TopicSink,
 } from '../../lambda/replay-worker/core';
+import { encodeArchiveLine } from '../../lambda/shared/archive-format';
 import { ARCHIVE, buildLane, HOUR, LANE, laneKeys, memoryIo, PREFIX, STATE, T0, type ArchiveLane } from '../kafka/replay-fixtures';
 
 const TOPIC = 'arn:aws:kafka:eu-west-1:123456789012:topic/orders-cluster/0b7c3f5e-1111-2222-3333-444455556666-2/orders.replayed';
@@ -75,7 +77,7 @@ async function run(lane: ArchiveLane, sink: TopicSink, extra: Partial<ReplayInpu
   } });
 }
 
-const keyOf = (m: TopicMessage): string => m.key.toString('utf8');
+const keyOf = (m: TopicMessage): string => m.key?.toString('utf8') ?? '';
 const eventOf = (m: TopicMessage): string => m.value.toString('utf8');
 const lane = (big?: Map<number, number>): ArchiveLane => buildLane({ hours: 1, objectsPerHour: 2, perObject: 300, keys: laneKeys(30), big });
 
@@ -96,6 +98,26 @@ describe('topic sink', () => {
     expect(written.flatMap((s) => s.messages).every((m) => m.headers?.replay_id === 'r-1')).toBe(true);
   });
 
+  test('a record archived from an MSK topic (no key in the archive) goes keyless to its source partition, in order', async () => {
+    // What the archive processor writes for an MSK record: the partition number as partition_key, `<topic>-<partition>` as shard_id.
+    const objectKey = `${PREFIX}dt=2026-11-20/hour=06/bucket=${LANE}/raw-archive-1-2026-11-20-06-00-01-00000000-aaaa-bbbb.jsonl.gz`;
+    const sources = [{ p: '4', n: 0 }, { p: '9', n: 0 }, { p: '4', n: 1 }, { p: '9', n: 1 }, { p: '4', n: 2 }];
+    const lines = sources.map((r, i) => encodeArchiveLine({
+      partition_key: r.p, sequence_number: String(100 + i), sub_sequence_number: 0, approximate_arrival_timestamp: T0 + 1000 + i,
+      shard_id: `orders-${r.p}`, data: Buffer.from(JSON.stringify(r)).toString('base64'),
+    }).slice(0, -1));
+    const l: ArchiveLane = { objects: new Map([[objectKey, lines]]), records: [] };
+    const { sink, written } = scripted();
+    expect((await run(l, sink)).progress.recordsReplayed).toBe(5);
+    expect(written.map((s) => [s.partition, s.messages.map((m) => [m.key, eventOf(m)])])).toEqual([
+      [4, [[null, '{"p":"4","n":0}'], [null, '{"p":"4","n":1}'], [null, '{"p":"4","n":2}']]],
+      [3, [[null, '{"p":"9","n":0}'], [null, '{"p":"9","n":1}']]], // 9 mod 6
+    ]);
+    expect(mskSourcePartition({ partition_key: '1', shard_id: 'shardId-000000000001' })).toBeUndefined();
+    expect(mskSourcePartition({ partition_key: '007', shard_id: 'orders-007' })).toBeUndefined();
+    expect(mskSourcePartition({ partition_key: '12', shard_id: 'orders.v2-12' })).toBe(12);
+  });
+
   test('tagging none sends no header', async () => {
     const { sink, written } = scripted();
     await run(lane(), sink, { tagging: 'none' });
@@ -106,7 +128,7 @@ describe('topic sink', () => {
     const l = buildLane({ hours: 1, objectsPerHour: 1, perObject: 400, keys: laneKeys(2), big: new Map(Array.from({ length: 400 }, (_, i) => [i, 3000])) });
     const { sink, sends } = scripted();
     await run(l, sink, { rate: { recordsPerSecond: 120, bytesPerSecond: 1e9 } });
-    const bytes = (s: Send): number => s.messages.reduce((n, m) => n + m.key.byteLength + m.value.byteLength + 'replay_idr-1'.length, 0);
+    const bytes = (s: Send): number => s.messages.reduce((n, m) => n + keyOf(m).length + m.value.byteLength + 'replay_idr-1'.length, 0);
     expect(Math.max(...sends.map((s) => s.messages.length))).toBeLessThanOrEqual(120);
     expect(Math.max(...sends.map(bytes))).toBeLessThanOrEqual(TOPIC_SEND_BYTES);
   });
