@@ -6,6 +6,7 @@ import type * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { ThroughputIntent } from '../core/ingest-stream';
+import type { IKafkaTopic } from '../core/kafka-refs';
 import type { EventTimeOptions, PartitionKey } from '../core/partition-spec';
 import type { ReplayTagging, WriteCapacity } from '../core/replay-machine';
 import type { LifecycleOptions, ObjectLockMode } from '../core/secure-bucket';
@@ -20,6 +21,15 @@ export interface LakeRawArchiveOptions {
    * @default - [lake.replayStream]: a dedicated replay stream, which the lake's deliveries do not read
    */
   readonly replayTargets?: kinesis.IStream[];
+  /**
+   * MSK topics a replay may write to (`"targetTopic"` in the execution input); the first is the default
+   * target when `replayTargets` is not given, and no replay stream is created. The replay worker runs
+   * in the topics' cluster VPC. See ReplayArchiveProps.replayTopics.
+   * @default - none
+   */
+  readonly replayTopics?: IKafkaTopic[];
+  /** Write capacity assumed for a topic target. @default 5,000 records/s and 5 MiB/s */
+  readonly topicWriteCapacity?: WriteCapacity;
   /**
    * Let `replayTargets` list the lake's own stream, accepting that the curated zone appends the
    * replayed window again as duplicate rows and the raw zone archives it again.
