@@ -1,6 +1,6 @@
 /**
  * Replay worker: re-puts one LANE of the raw archive's time window into a
- * Kinesis stream. Pure: every read and write is an injected function
+ * Kinesis stream, or produces it into an MSK topic (topic-sink.ts). Pure: every read and write is an injected function
  * (index.ts binds them to the SDK), so the whole protocol is unit-tested.
  *
  * WHAT IT READS. The archive (lambda/shared/archive-format.ts) is laid out by
@@ -15,7 +15,8 @@
  * filter and fingerprint; list-lane.ts lists the lane's objects in replay
  * order and keeps the cursor; read-object.ts reads an object's lines,
  * select.ts picks the records and makes their entries, segment.ts gathers
- * them into segments; send-segment.ts sends a segment, rate limited;
+ * them into segments; send-segment.ts sends a segment, rate limited (or
+ * topic-sink.ts, one partition per send, for a topic target);
  * commit.ts writes done markers and checkpoints (state.ts: their format).
  * This file wires the steps together, in the order they run.
  *
