@@ -7,10 +7,12 @@
  *   { "from": "2026-11-01T00:00:00Z", "to": "2026-11-02T00:00:00Z",
  *     "replayId"?: "…",              // default: the execution name; reuse it to resume
  *     "targetStream"?: "arn:…",      // default: the first configured target (the archive's replay stream unless replayTargets says otherwise)
+ *     "targetTopic"?: "orders",      // instead: a configured MSK topic, by name or ARN
  *     "partitionKeys"?: ["user-1"], // only these keys
  *     "payloadFilter"?: { "field": "type", "values": ["order"] } }
  */
 import type { ReplayFilter, ReplayInput } from '../replay-worker/core';
+import { TOPIC_ARN } from '../replay-worker/input';
 import { hourPrefixes, hourPrefixStartMs } from '../shared/archive-format';
 import { isObject } from '../shared/unknown';
 
@@ -20,6 +22,10 @@ export interface PlannerConfig {
   readonly lanes: number;
   /** Streams a replay may write to; the first is the default. */
   readonly targetStreams: string[];
+  /** MSK topic ARNs a replay may write to; the first is the default when there is no stream. @default [] */
+  readonly targetTopics?: string[];
+  /** Write capacity assumed for a topic (a cluster has no per-topic capacity to read). @default 5,000 records/s and 5 MiB/s */
+  readonly topicCapacity?: Capacity;
   /** Share of the target's write capacity the whole replay may use, (0, 1]. */
   readonly writeShare: number;
   /** Write capacity assumed for an on-demand target. */
@@ -54,7 +60,10 @@ export interface Plan {
   readonly replayId: string;
   readonly from: string;
   readonly to: string;
-  readonly targetStream: string;
+  /** The stream written to, or null for a topic. */
+  readonly targetStream: string | null;
+  /** The MSK topic ARN written to, or null for a stream. */
+  readonly targetTopic: string | null;
   readonly targetCapacity: Capacity;
   readonly replayRate: Capacity;
   readonly hours: number;
@@ -89,13 +98,14 @@ export function parseConfig(env: Record<string, string | undefined>): PlannerCon
   const statePrefix = env.STATE_PREFIX ?? 'replays/';
   const lanes = positiveNumber(env, 'LANES', 16, errors);
   if (!Number.isInteger(lanes) || lanes > 100) errors.push(`LANES must be an integer 1-100, got '${env.LANES}'`);
-  let targetStreams: string[] = [];
-  try {
-    targetStreams = JSON.parse(need('TARGET_STREAMS') || '[]');
-  } catch {
-    errors.push('TARGET_STREAMS must be a JSON array of stream ARNs');
-  }
-  if (!Array.isArray(targetStreams) || targetStreams.length === 0 || targetStreams.some((s) => typeof s !== 'string')) errors.push('TARGET_STREAMS must list at least one stream ARN');
+  const targetStreams = arnList(env, 'TARGET_STREAMS', errors);
+  const targetTopics = arnList(env, 'TARGET_TOPICS', errors);
+  if (targetStreams.length + targetTopics.length === 0) errors.push('TARGET_STREAMS must list at least one stream ARN, or TARGET_TOPICS one topic ARN');
+  if (targetTopics.some((t) => !TOPIC_ARN.test(t))) errors.push(`TARGET_TOPICS must list MSK topic ARNs, got ${JSON.stringify(targetTopics)}`);
+  const topicCapacity = {
+    recordsPerSecond: positiveNumber(env, 'TOPIC_RECORDS_PER_SECOND', 5000, errors),
+    bytesPerSecond: positiveNumber(env, 'TOPIC_BYTES_PER_SECOND', 5 * 1024 * 1024, errors),
+  };
   const writeShare = positiveNumber(env, 'WRITE_SHARE', 0.5, errors);
   if (writeShare > 1) errors.push(`WRITE_SHARE must be in (0, 1], got '${env.WRITE_SHARE}'`);
   const onDemandCapacity = {
@@ -105,7 +115,19 @@ export function parseConfig(env: Record<string, string | undefined>): PlannerCon
   const tagging = (env.TAGGING ?? 'kpl-tag') as PlannerConfig['tagging'];
   if (tagging !== 'kpl-tag' && tagging !== 'none') errors.push(`TAGGING must be 'kpl-tag' or 'none', got '${env.TAGGING}'`);
   if (errors.length > 0) throw new Error(`replay-planner: invalid configuration: ${errors.join('; ')}`);
-  return { archiveBucket, archivePrefix, lanes, targetStreams, writeShare, onDemandCapacity, stateBucket, statePrefix, tagging };
+  return { archiveBucket, archivePrefix, lanes, targetStreams, targetTopics, topicCapacity, writeShare, onDemandCapacity, stateBucket, statePrefix, tagging };
+}
+
+/** A JSON array of ARNs from the environment (absent: none). */
+function arnList(env: Record<string, string | undefined>, name: string, errors: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return [];
+  try {
+    const list: unknown = JSON.parse(raw);
+    if (Array.isArray(list) && list.every((s) => typeof s === 'string')) return list as string[];
+  } catch { /* reported below */ }
+  errors.push(`${name} must be a JSON array of ARNs, got '${raw}'`);
+  return [];
 }
 
 function parseInstant(value: unknown, field: string): number {
@@ -132,10 +154,7 @@ export async function plan(request: unknown, executionName: string, io: PlannerI
   if (toMs > nowMs) throw new ReplayRequestError(`to (${r.to}) is in the future; the archive ends now (${new Date(nowMs).toISOString()})`);
   const replayId = r.replayId ?? executionName;
   if (typeof replayId !== 'string' || !REPLAY_ID.test(replayId)) throw new ReplayRequestError(`replayId must be 1-80 characters of A-Z a-z 0-9 _ . -; got ${JSON.stringify(replayId)}`);
-  const targetStream = r.targetStream ?? config.targetStreams[0];
-  if (typeof targetStream !== 'string' || !config.targetStreams.includes(targetStream)) {
-    throw new ReplayRequestError(`targetStream ${JSON.stringify(targetStream)} is not a configured replay target; allowed: ${config.targetStreams.join(', ')}`);
-  }
+  const target = chooseTarget(r, config);
   let filter: ReplayFilter | undefined;
   if (r.partitionKeys !== undefined) {
     if (!Array.isArray(r.partitionKeys) || r.partitionKeys.length === 0 || r.partitionKeys.some((k) => typeof k !== 'string' || k === '')) {
@@ -159,12 +178,7 @@ export async function plan(request: unknown, executionName: string, io: PlannerI
     throw new ReplayRequestError(`from (${r.from}) is before the archive's first hour (${new Date(earliest).toISOString()}); records older than that were never archived`);
   }
 
-  const stream = await io.describeStream(targetStream);
-  if (!stream) throw new ReplayRequestError(`targetStream ${targetStream} does not exist`);
-  if (stream.status !== 'ACTIVE' && stream.status !== 'UPDATING') throw new ReplayRequestError(`targetStream ${targetStream} is ${stream.status}, not ACTIVE`);
-  const targetCapacity = stream.mode === 'PROVISIONED'
-    ? { recordsPerSecond: stream.openShards * SHARD_CAPACITY.recordsPerSecond, bytesPerSecond: stream.openShards * SHARD_CAPACITY.bytesPerSecond }
-    : config.onDemandCapacity;
+  const targetCapacity = target.topic !== undefined ? topicCapacityOf(config) : await streamCapacity(target.stream, io, config);
   const replayRate = {
     recordsPerSecond: targetCapacity.recordsPerSecond * config.writeShare,
     bytesPerSecond: targetCapacity.bytesPerSecond * config.writeShare,
@@ -178,7 +192,7 @@ export async function plan(request: unknown, executionName: string, io: PlannerI
     lane: String(i).padStart(2, '0'),
     fromMs,
     toMs,
-    targetStream,
+    ...(target.topic !== undefined ? { targetTopic: target.topic } : { targetStream: target.stream }),
     ...(filter ? { filter } : {}),
     rate: laneRate,
     tagging: config.tagging,
@@ -189,12 +203,54 @@ export async function plan(request: unknown, executionName: string, io: PlannerI
     replayId,
     from: new Date(fromMs).toISOString(),
     to: new Date(toMs).toISOString(),
-    targetStream,
+    targetStream: target.stream ?? null,
+    targetTopic: target.topic ?? null,
     targetCapacity,
     replayRate,
     hours: hourPrefixes(fromMs, toMs).length,
     lanes,
   };
+}
+
+type Target = { readonly stream: string; readonly topic?: undefined } | { readonly stream?: undefined; readonly topic: string };
+
+/**
+ * The request's target: `targetStream` (a configured stream ARN) or `targetTopic` (a configured topic, by ARN or
+ * by name when one configured topic has it); by default the first stream, or the first topic when there is none.
+ */
+function chooseTarget(r: Record<string, unknown>, config: PlannerConfig): Target {
+  const topics = config.targetTopics ?? [];
+  if (r.targetStream !== undefined && r.targetTopic !== undefined) throw new ReplayRequestError('give targetStream or targetTopic, not both');
+  if (r.targetTopic !== undefined) {
+    const t = r.targetTopic;
+    const matches = typeof t !== 'string' ? [] : topics.filter((arn) => arn === t || arn.slice(arn.lastIndexOf('/') + 1) === t);
+    if (matches.length !== 1) {
+      const why = matches.length > 1 ? 'names several configured topics: give its ARN' : 'is not a configured replay topic';
+      throw new ReplayRequestError(`targetTopic ${JSON.stringify(t)} ${why}; allowed: ${topics.join(', ') || '(none)'}`);
+    }
+    return { topic: matches[0] };
+  }
+  if (r.targetStream === undefined && config.targetStreams.length === 0) return { topic: topics[0] };
+  const stream = r.targetStream ?? config.targetStreams[0];
+  if (typeof stream !== 'string' || !config.targetStreams.includes(stream)) {
+    throw new ReplayRequestError(`targetStream ${JSON.stringify(stream)} is not a configured replay target; allowed: ${config.targetStreams.join(', ') || '(none)'}`);
+  }
+  return { stream };
+}
+
+/** A stream's write capacity: 1,000 records/s and 1 MiB/s per open shard, or the on-demand capacity. */
+async function streamCapacity(stream: string, io: PlannerIo, config: PlannerConfig): Promise<Capacity> {
+  const d = await io.describeStream(stream);
+  if (!d) throw new ReplayRequestError(`targetStream ${stream} does not exist`);
+  if (d.status !== 'ACTIVE' && d.status !== 'UPDATING') throw new ReplayRequestError(`targetStream ${stream} is ${d.status}, not ACTIVE`);
+  return d.mode === 'PROVISIONED'
+    ? { recordsPerSecond: d.openShards * SHARD_CAPACITY.recordsPerSecond, bytesPerSecond: d.openShards * SHARD_CAPACITY.bytesPerSecond }
+    : config.onDemandCapacity;
+}
+
+/** A topic's capacity is configured: the planner runs outside the cluster's VPC, and a topic has no capacity of its own to read. */
+function topicCapacityOf(config: PlannerConfig): Capacity {
+  return config.topicCapacity ?? { recordsPerSecond: 5000, bytesPerSecond: 5 * 1024 * 1024 };
 }
 
 /** Progress counters each lane reports; the summary adds them up. */

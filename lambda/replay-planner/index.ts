@@ -39,6 +39,6 @@ const io: PlannerIo = {
 export async function handler(event: { action?: string; request?: unknown; executionName?: string; lanes?: unknown }): Promise<unknown> {
   if (event.action === 'summarize') return summarize(event.lanes);
   const result = await plan(event.request, event.executionName ?? '', io, config, Date.now());
-  console.log(JSON.stringify({ level: 'INFO', message: 'replay plan', replayId: result.replayId, from: result.from, to: result.to, targetStream: result.targetStream, lanes: result.lanes.length, replayRate: result.replayRate }));
+  console.log(JSON.stringify({ level: 'INFO', message: 'replay plan', replayId: result.replayId, from: result.from, to: result.to, targetStream: result.targetStream, targetTopic: result.targetTopic, lanes: result.lanes.length, replayRate: result.replayRate }));
   return result;
 }

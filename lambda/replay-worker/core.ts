@@ -1,6 +1,6 @@
 /**
  * Replay worker: re-puts one LANE of the raw archive's time window into a
- * Kinesis stream. Pure: every read and write is an injected function
+ * Kinesis stream, or produces it into an MSK topic (topic-sink.ts). Pure: every read and write is an injected function
  * (index.ts binds them to the SDK), so the whole protocol is unit-tested.
  *
  * WHAT IT READS. The archive (lambda/shared/archive-format.ts) is laid out by
@@ -15,7 +15,8 @@
  * filter and fingerprint; list-lane.ts lists the lane's objects in replay
  * order and keeps the cursor; read-object.ts reads an object's lines,
  * select.ts picks the records and makes their entries, segment.ts gathers
- * them into segments; send-segment.ts sends a segment, rate limited;
+ * them into segments; send-segment.ts sends a segment, rate limited (or
+ * topic-sink.ts, one partition per send, for a topic target);
  * commit.ts writes done markers and checkpoints (state.ts: their format).
  * This file wires the steps together, in the order they run.
  *
@@ -131,10 +132,12 @@ import { LaneObjects, listLane } from './list-lane';
 import type { ReplayIo, ReplayOptions } from './options';
 import { readObject, type ObjectReader } from './read-object';
 import { errorCode, newProgress, type ProgressCounts, type ReplayError, type ReplayResult, type Stop } from './result';
-import { callLimits, Segment, segmentBudget } from './segment';
+import { callLimits, Segment, segmentBudget, type Pending } from './segment';
 import { entryMaker, recordSelector } from './select';
 import { rateLimitedSend, sendSegment, type Sender } from './send-segment';
 import { checkDoneMarker, openObject, type StateLocation } from './state';
+import { sendSegmentToTopic, TOPIC_SEND_BYTES, type TopicSender, type TopicSink } from './topic-sink';
+import type { FailedEntry, PutRecordsLimits } from '../shared/put-records-packer';
 
 // The worker's public surface, one import for index.ts, the planner and the tests.
 export { ReplayInputError, type FilterValue, type ReplayFilter, type ReplayInput, type ReplayRate, type ReplayTagging } from './input';
@@ -151,6 +154,8 @@ export {
 export { splitLines } from './split-lines';
 export { EMF_NAMESPACE, replayEmf } from './metrics';
 export { parseWorkerConfig, toReplayInput, type ReplayWorkerConfig } from './event';
+export { parseTopicArn, TOPIC_ARN } from './input';
+export { classifyTopicError, mskSourcePartition, topicPartitionOf, TOPIC_SEND_BYTES, type TopicMessage, type TopicSink } from './topic-sink';
 
 /** One invocation on a lane: its steps wired together, and what they count. */
 interface Lane {
@@ -174,7 +179,7 @@ function prepareLane(input: ReplayInput, compiled: Compiled, io: ReplayIo, optio
   const limiter = new TokenBucketRateLimiter({ ...input.rate, burstSeconds, now, sleep });
   const progress = newProgress();
   const state: StateLocation = { stateBucket: input.stateBucket, statePrefix: input.statePrefix, replayId: input.replayId, fingerprint: compiled.fingerprint };
-  const sender: Sender = { send: rateLimitedSend(io, limiter, progress), targetStream: input.targetStream, put: options.put, limits, sleep };
+  const send = segmentSender(input, io, options, { limiter, progress, limits, sleep });
   const segment = new Segment(segmentBudget(input.rate, options, stopMarginMs, limits));
   const lane: Lane = {
     objects: new LaneObjects(input.cursor),
@@ -191,14 +196,15 @@ function prepareLane(input: ReplayInput, compiled: Compiled, io: ReplayIo, optio
       io,
       archiveBucket: input.archiveBucket,
       select: recordSelector(compiled, input.fromMs, input.toMs),
-      toEntry: entryMaker(input.tagging, input.replayId, limits),
+      // A topic carries the tag as a record header (topic-sink.ts), never a KPL wrapper.
+      toEntry: entryMaker(input.targetTopic !== undefined ? 'none' : input.tagging, input.replayId, limits),
       segment,
       // Sends the segment, then commits in lane order; a failure commits what precedes it and stops the lane.
       flush: async () => {
         if (segment.length > 0) {
           if (outOfTime()) return { stopped: true };
           const sent = segment.take();
-          const failed = await sendSegment(sent, sender, progress);
+          const failed = await send(sent);
           if (failed.length > 0) return lane.committer.segmentFailed(sent, failed);
         }
         await lane.committer.segmentWritten();
@@ -207,6 +213,33 @@ function prepareLane(input: ReplayInput, compiled: Compiled, io: ReplayIo, optio
     },
   };
   return lane;
+}
+
+/** The sink of the lane's target: PutRecords into a stream, or an idempotent producer on an MSK topic. */
+function segmentSender(input: ReplayInput, io: ReplayIo, options: ReplayOptions,
+  lane: { limiter: TokenBucketRateLimiter; progress: ProgressCounts; limits: PutRecordsLimits; sleep: (ms: number) => Promise<void> }): (sent: readonly Pending[]) => Promise<FailedEntry[]> {
+  const { limiter, progress, limits, sleep } = lane;
+  const topicArn = input.targetTopic;
+  if (topicArn === undefined) {
+    const sender: Sender = { send: rateLimitedSend(io, limiter, progress), targetStream: input.targetStream!, put: options.put, limits, sleep };
+    return (sent) => sendSegment(sent, sender, progress);
+  }
+  const openTopic = io.openTopic;
+  if (!openTopic) throw new Error('replay-worker: targetTopic needs an I/O with openTopic');
+  // Opened on the first send, so an invocation with nothing to send never connects.
+  let sink: Promise<TopicSink> | undefined;
+  const sender: TopicSender = {
+    open: () => (sink ??= openTopic(topicArn)),
+    limiter,
+    limits: { maxRecords: limits.maxRecordsPerCall, maxBytes: Math.min(TOPIC_SEND_BYTES, limits.maxBytesPerCall) },
+    headers: input.tagging === 'kpl-tag' ? { replay_id: input.replayId } : undefined,
+    maxAttempts: options.put?.maxAttempts,
+    baseDelayMs: options.put?.baseDelayMs,
+    maxDelayMs: options.put?.maxDelayMs,
+    random: options.put?.random,
+    sleep,
+  };
+  return (sent) => sendSegmentToTopic(sent, sender, progress);
 }
 
 /** Replays one lane of [fromMs, toMs) until done, out of time, or failed. */

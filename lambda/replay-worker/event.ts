@@ -20,7 +20,7 @@ export function parseWorkerConfig(env: Readonly<Record<string, string | undefine
   return { stateBucket, statePrefix, stateMachineName };
 }
 
-const EVENT_FIELDS = ['replayId', 'archiveBucket', 'archivePrefix', 'lane', 'fromMs', 'toMs', 'targetStream', 'filter', 'rate', 'tagging', 'cursor'] as const;
+const EVENT_FIELDS = ['replayId', 'archiveBucket', 'archivePrefix', 'lane', 'fromMs', 'toMs', 'targetStream', 'targetTopic', 'filter', 'rate', 'tagging', 'cursor'] as const;
 
 /**
  * The worker's input from a Step Functions event: the fields above (state

@@ -7,13 +7,18 @@
  * IAM: s3:ListBucket + s3:GetObject on the archive; s3:ListBucket,
  * s3:GetObject and s3:PutObject on the state prefix (without ListBucket a
  * missing marker is a 403, not NoSuchKey, and the worker fails); kinesis:PutRecords
- * on the target stream (+ kms:GenerateDataKey when it is encrypted).
+ * on the target stream (+ kms:GenerateDataKey when it is encrypted). For a topic
+ * target: kafka:GetBootstrapBrokers on the cluster, kafka-cluster:Connect and
+ * WriteDataIdempotently on it, DescribeTopic and WriteData on the topic; the
+ * function runs in the cluster's VPC with access to the brokers on 9098.
  */
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { mskKafka } from '../shared/kafka/msk-iam';
 import { listAllKeys } from '../shared/s3-list';
+import { kafkaTopicIo } from './topic-producer';
 import {
   parseWorkerConfig,
   replayEmf,
@@ -121,4 +126,7 @@ const config = parseWorkerConfig(process.env);
 const s3 = new S3Client({});
 const kinesis = new KinesisClient({});
 
-export const handler: ReplayWorkerHandler = createHandler({ ...s3Io(s3), ...kinesisIo(kinesis) }, config);
+// Only a replay into a topic connects (on its first send); the producer is kept while the container lives.
+const topics = kafkaTopicIo((clusterArn) => mskKafka(clusterArn, 'cdk-streaming-pipelines-replay'));
+
+export const handler: ReplayWorkerHandler = createHandler({ ...s3Io(s3), ...kinesisIo(kinesis), openTopic: topics.openTopic }, config);

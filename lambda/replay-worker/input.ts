@@ -35,8 +35,10 @@ export interface ReplayInput {
   readonly fromMs: number;
   /** Exclusive, epoch ms. */
   readonly toMs: number;
-  /** Stream ARN (or name). */
-  readonly targetStream: string;
+  /** Stream ARN (or name). Exactly one of `targetStream` and `targetTopic`. */
+  readonly targetStream?: string;
+  /** MSK topic ARN (`arn:…:kafka:<region>:<account>:topic/<cluster>/<uuid>/<topic>`). */
+  readonly targetTopic?: string;
   readonly filter?: ReplayFilter;
   readonly rate: ReplayRate;
   readonly tagging: ReplayTagging;
@@ -89,7 +91,7 @@ function checkFields(input: Record<string, unknown>, problems: string[]): void {
   str('archivePrefix', (s) => PREFIX.test(s), "must be '' or path segments ending with '/'");
   str('statePrefix', (s) => PREFIX.test(s), "must be '' or path segments ending with '/'");
   str('lane', (s) => /^[0-9]{2}$/.test(s), "must be two digits '00'..'99'");
-  str('targetStream', (s) => s !== '', 'must be a stream ARN');
+  checkTarget(input, problems);
   if (input.tagging !== 'kpl-tag' && input.tagging !== 'none') problems.push(`tagging must be 'kpl-tag' or 'none', got ${JSON.stringify(input.tagging)}`);
   const { fromMs, toMs } = input;
   if (!Number.isSafeInteger(fromMs) || (fromMs as number) < 0) problems.push(`fromMs must be epoch milliseconds, got ${JSON.stringify(fromMs)}`);
@@ -103,6 +105,28 @@ function checkFields(input: Record<string, unknown>, problems: string[]): void {
       if (typeof rate[k] !== 'number' || !((rate[k] as number) > 0)) problems.push(`rate.${k} must be a positive number, got ${JSON.stringify(rate[k])}`);
     }
   }
+}
+
+/** Exactly one target: a stream, or an MSK topic named by its ARN (the cluster ARN is derived from it). */
+function checkTarget(input: Record<string, unknown>, problems: string[]): void {
+  const { targetStream, targetTopic } = input;
+  if ((targetStream === undefined) === (targetTopic === undefined)) {
+    problems.push(`exactly one of targetStream and targetTopic must be given, got ${JSON.stringify({ targetStream, targetTopic })}`);
+  } else if (targetStream !== undefined && (typeof targetStream !== 'string' || targetStream === '')) {
+    problems.push(`targetStream must be a stream ARN, got ${JSON.stringify(targetStream)}`);
+  } else if (targetTopic !== undefined && (typeof targetTopic !== 'string' || !TOPIC_ARN.test(targetTopic))) {
+    problems.push(`targetTopic must be an MSK topic ARN (arn:<partition>:kafka:<region>:<account>:topic/<cluster>/<uuid>/<topic>), got ${JSON.stringify(targetTopic)}`);
+  }
+}
+
+/** `arn:<partition>:kafka:<region>:<account>:topic/<cluster name>/<cluster uuid>/<topic name>`. */
+export const TOPIC_ARN = /^arn:[^:]+:kafka:[^:]+:[0-9]*:topic\/[^/]+\/[^/]+\/[^/]+$/;
+
+/** The cluster ARN and topic name of an MSK topic ARN. */
+export function parseTopicArn(topicArn: string): { readonly clusterArn: string; readonly topic: string } {
+  if (!TOPIC_ARN.test(topicArn)) throw new ReplayInputError(`not an MSK topic ARN: '${topicArn}'`);
+  const [head, cluster, uuid, topic] = topicArn.split('/');
+  return { clusterArn: `${head.replace(/:topic$/, ':cluster')}/${cluster}/${uuid}`, topic };
 }
 
 // A cursor skips everything up to it: one from another lane or archive would skip records unreplayed.
@@ -165,7 +189,7 @@ function fingerprintOf(raw: ReplayInput, filter: CompiledFilter): string {
     raw.archivePrefix,
     raw.fromMs,
     raw.toMs,
-    raw.targetStream,
+    raw.targetTopic !== undefined ? `topic:${raw.targetTopic}` : raw.targetStream,
     raw.tagging,
     partitionKeys ? [...partitionKeys].sort() : null,
     payloadPath ? payloadPath.text : null,

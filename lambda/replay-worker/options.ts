@@ -3,6 +3,7 @@
  * binds it to the SDK) and the tuning options.
  */
 import type { PutAllRecordsOptions, PutRecordsSend } from '../shared/put-records-packer';
+import type { TopicSink } from './topic-sink';
 
 export interface ReplayIo {
   /** Every key under the prefix (all pages). */
@@ -16,6 +17,8 @@ export interface ReplayIo {
   getState(bucket: string, key: string): Promise<string | undefined>;
   putState(bucket: string, key: string, body: string): Promise<void>;
   readonly putRecords: PutRecordsSend;
+  /** A producer on an MSK topic (by topic ARN), for a replay whose target is a topic. */
+  readonly openTopic?: (topicArn: string) => Promise<TopicSink>;
 }
 
 export interface SegmentOptions {

@@ -9,6 +9,7 @@ import type { ReplayIo } from './options';
 import type { Stop } from './result';
 import type { Segment } from './segment';
 import type { ReplayEntry, Selection } from './select';
+import { mskSourcePartition } from './topic-sink';
 import { ReplayStateError, type OpenObject } from './state';
 
 export interface ObjectReader {
@@ -65,6 +66,11 @@ export async function readObject(o: OpenObject, r: ObjectReader): Promise<Stop |
   return undefined;
 }
 
+const mskSource = (record: ArchivedRecord): { sourcePartition?: number } => {
+  const p = mskSourcePartition(record);
+  return p === undefined ? {} : { sourcePartition: p };
+};
+
 /** Adds a selected record to the segment, sending the segment first when the record does not fit. */
 async function addToSegment(o: OpenObject, record: ArchivedRecord, data: Buffer, gap: Gap, r: ObjectReader): Promise<Stop | undefined> {
   const { entry, untagged } = r.toEntry(data, record.partition_key);
@@ -80,6 +86,7 @@ async function addToSegment(o: OpenObject, record: ArchivedRecord, data: Buffer,
     sequenceNumber: record.sequence_number,
     subSequenceNumber: record.sub_sequence_number,
     untagged,
+    ...mskSource(record),
     filteredBefore: gap.filtered,
     outsideBefore: gap.outside,
   });

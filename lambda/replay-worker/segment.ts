@@ -49,6 +49,8 @@ export interface Pending {
   readonly sequenceNumber: string;
   readonly subSequenceNumber: number;
   readonly untagged: boolean;
+  /** The source partition of a record archived from an MSK topic (which archives no record key), for a topic target. */
+  readonly sourcePartition?: number;
   /** Non-selected lines between the previous selected record and this one: committed with this record. */
   readonly filteredBefore: number;
   readonly outsideBefore: number;

@@ -55,27 +55,30 @@ export async function sendSegment(sent: readonly Pending[], sender: Sender, prog
 
 /**
  * Every written record counts in the progress. Its object's committed counts take only the records before the
- * first failed one: ordered, every entry before it is written, and the checkpoint is a count of leading records.
+ * first failed one (`failed` in input order): every entry before it is written (the Kinesis sink is ordered, the
+ * topic sink credits only what it wrote), and the checkpoint is a count of leading records. `untaggedAt`: entries
+ * the topic sink wrote without their replay header (too large with it).
  */
-function creditWritten(sent: readonly Pending[], failed: readonly FailedEntry[], progress: ProgressCounts): void {
+export function creditWritten(sent: readonly Pending[], failed: readonly FailedEntry[], progress: ProgressCounts, untaggedAt: ReadonlySet<number> = new Set()): void {
   const firstFailed = failed.length > 0 ? failed[0].index : sent.length;
   const failedAt = new Set(failed.map((f) => f.index));
+  const untagged = (s: Pending, i: number): boolean => s.untagged || untaggedAt.has(i);
   sent.forEach((s, i) => {
     if (failedAt.has(i)) return;
     progress.recordsReplayed++;
     progress.bytesReplayed += s.payloadBytes;
-    if (s.untagged) progress.untaggedOversize++;
+    if (untagged(s, i)) progress.untaggedOversize++;
   });
   progress.failed += failed.length;
-  for (const s of sent.slice(0, firstFailed)) {
+  sent.slice(0, firstFailed).forEach((s, i) => {
     const c = s.object.counts;
     c.written++;
     c.bytes += s.payloadBytes;
     c.filtered += s.filteredBefore;
     c.outsideWindow += s.outsideBefore;
-    if (s.untagged) c.untaggedOversize++;
+    if (untagged(s, i)) c.untaggedOversize++;
     s.object.wroteInSegment++;
     progress.recordsFiltered += s.filteredBefore;
     progress.recordsOutsideWindow += s.outsideBefore;
-  }
+  });
 }

@@ -1,4 +1,5 @@
-import { CfnResource, Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnResource, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -10,7 +11,8 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardFindings, wildcardResourceFindings } from './acknowledge';
 import { ignoreCfnLint, ROLE_DEPENDS_ON } from './cfn-lint';
-import { propError } from './errors';
+import { propError, userPropName } from './errors';
+import type { IKafkaCluster, IKafkaTopic } from './kafka-refs';
 import { SecureBucket } from './secure-bucket';
 import { BundledFunction } from '../handlers/bundled-function';
 
@@ -19,10 +21,11 @@ export enum ReplayTagging {
   /**
    * Each record goes out as a one-record KPL aggregate whose record carries the tag
    * `replay_id=<id>`; partition key and payload bytes are unchanged for every consumer that
-   * de-aggregates (KCL, Firehose, this library's runtime, which exposes the tag).
+   * de-aggregates (KCL, Firehose, this library's runtime, which exposes the tag). Into an MSK
+   * topic, a record carries the header `replay_id=<id>` instead (key and value unchanged).
    */
   KPL_TAG = 'kpl-tag',
-  /** Records go out exactly as archived, untagged: for consumers that cannot de-aggregate KPL. */
+  /** Records go out exactly as archived, untagged (no KPL wrapper, no Kafka header). */
   NONE = 'none',
 }
 
@@ -40,8 +43,18 @@ export interface ReplayMachineProps {
   readonly archivePrefix: string;
   /** The archive's lanes. */
   readonly lanes: number;
-  /** Streams a replay may write to; the first is the default target. */
+  /** Streams a replay may write to; the first is the default target. May be empty when `topics` lists one. */
   readonly targets: kinesis.IStream[];
+  /**
+   * MSK topics a replay may write to (`"targetTopic"` in the execution input); the first is the
+   * default target when `targets` is empty. The worker then runs in the topics' cluster VPC (all
+   * topics must share it) with access to the brokers on the IAM port, and produces with idempotence
+   * and acks=all.
+   * @default - none
+   */
+  readonly topics?: IKafkaTopic[];
+  /** Write capacity assumed for a topic target; a replay uses `writeShare` of it. @default 5,000 records/s and 5 MiB/s */
+  readonly topicWriteCapacity?: WriteCapacity;
   /** Key for the state bucket, log groups and function environments. */
   readonly encryptionKey: kms.IKey;
   /** Bucket for the state bucket's access logs. */
@@ -82,7 +95,11 @@ export class ReplayMachine extends Construct {
     super(scope, id);
     const share = props.writeShare ?? 0.5;
     if (!(share > 0 && share <= 1)) throw propError(this, 'writeShare', `(${share}) must be in (0, 1]: the share of the target's write capacity a replay may use`);
-    if (props.targets.length === 0) throw propError(this, 'targets', 'must list at least one stream');
+    const topics = props.topics ?? [];
+    if (props.targets.length === 0 && topics.length === 0) throw propError(this, 'targets', `must list at least one stream (or \`${userPropName(this, 'topics')}\` one topic)`);
+    const topicCapacity = props.topicWriteCapacity ?? { recordsPerSecond: 5000, bytesPerSecond: 5 * 1024 * 1024 };
+    if (!(topicCapacity.recordsPerSecond > 0) || !(topicCapacity.bytesPerSecond > 0)) throw propError(this, 'topicWriteCapacity', 'must give positive recordsPerSecond and bytesPerSecond');
+    const topicVpc = this.topicsVpc(topics);
     const onDemand = props.onDemandWriteCapacity ?? { recordsPerSecond: 4000, bytesPerSecond: 4 * 1024 * 1024 };
     if (!(onDemand.recordsPerSecond > 0) || !(onDemand.bytesPerSecond > 0)) throw propError(this, 'onDemandWriteCapacity', 'must give positive recordsPerSecond and bytesPerSecond');
 
@@ -108,6 +125,11 @@ export class ReplayMachine extends Construct {
         ARCHIVE_PREFIX: props.archivePrefix,
         LANES: String(props.lanes),
         TARGET_STREAMS: JSON.stringify(props.targets.map((t) => t.streamArn)),
+        ...(topics.length > 0 ? {
+          TARGET_TOPICS: JSON.stringify(topics.map((t) => t.topicArn)),
+          TOPIC_RECORDS_PER_SECOND: String(topicCapacity.recordsPerSecond),
+          TOPIC_BYTES_PER_SECOND: String(topicCapacity.bytesPerSecond),
+        } : {}),
         WRITE_SHARE: String(share),
         ON_DEMAND_RECORDS_PER_SECOND: String(onDemand.recordsPerSecond),
         ON_DEMAND_BYTES_PER_SECOND: String(onDemand.bytesPerSecond),
@@ -128,6 +150,7 @@ export class ReplayMachine extends Construct {
       logRetention: props.logRetention,
       environment: { STATE_BUCKET: this.stateBucket.bucketName, STATE_PREFIX: statePrefix, REPLAY_STATE_MACHINE_NAME: this.metricsDimension },
       synchronousInvoker: 'The replay state machine invokes this function synchronously, retries it and fails the lane on its errors.',
+      ...(topicVpc ? this.workerNetwork(topicVpc, topics[0].cluster) : {}),
     }).function;
     worker.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.archiveBucket.bucketArn, this.stateBucket.bucketArn] }));
     worker.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [props.archiveBucket.arnForObjects(`${props.archivePrefix}*`)] }));
@@ -138,6 +161,7 @@ export class ReplayMachine extends Construct {
       t.grant(worker, 'kinesis:PutRecords');
       t.encryptionKey?.grant(worker, 'kms:GenerateDataKey');
     }
+    this.grantTopics(worker, topics);
     this.planner = planner;
     this.worker = worker;
     acknowledge(worker.role!, wildcardFindings(this, [
@@ -182,7 +206,7 @@ export class ReplayMachine extends Construct {
     });
     const output = new sfn.Pass(this, 'Output', {
       parameters: {
-        'replayId.$': '$.replayId', 'from.$': '$.from', 'to.$': '$.to', 'targetStream.$': '$.targetStream',
+        'replayId.$': '$.replayId', 'from.$': '$.from', 'to.$': '$.to', 'targetStream.$': '$.targetStream', 'targetTopic.$': '$.targetTopic',
         'replayRate.$': '$.replayRate', 'progress.$': '$.progress',
       },
     });
@@ -196,7 +220,7 @@ export class ReplayMachine extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(plan.next(lanes).next(summarize).next(output)),
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
-      comment: 'Replays [from, to) of the archive into a stream; start with {"from","to"} and reuse replayId to resume',
+      comment: `Replays [from, to) of the archive into a ${topics.length > 0 ? 'stream or topic' : 'stream'}; start with {"from","to"} and reuse replayId to resume`,
     });
     ignoreCfnLint(this.stateMachine.node.defaultChild as CfnResource, 'W3005', ROLE_DEPENDS_ON);
     const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy') as iam.Policy | undefined;
@@ -211,5 +235,43 @@ export class ReplayMachine extends Construct {
       'AwsSolutions-IAM5[Resource::*]': 'CloudWatch Logs delivery (logs:CreateLogDelivery and related) and X-Ray tracing do not support resource-level permissions.',
       ...wildcardFindings(this, [planner, worker].map((fn): [string, string, string] => [fn.functionArn, ':*', 'lambda:InvokeFunction on this replay\'s own function and its versions only.'])),
     });
+  }
+
+  /** The VPC every topic's cluster runs in: one function runs in one VPC. */
+  private topicsVpc(topics: IKafkaTopic[]): ec2.IVpc | undefined {
+    if (topics.length === 0) return undefined;
+    const vpcId = (t: IKafkaTopic): string => JSON.stringify(Stack.of(this).resolve(t.cluster.vpc.vpcId));
+    const other = topics.findIndex((t) => vpcId(t) !== vpcId(topics[0]));
+    if (other >= 0) {
+      throw propError(this, 'topics', `[${other}] ('${topics[other].node.path}') is on a cluster in another VPC than [0]: the replay worker runs in one VPC, so every topic's cluster must share it`);
+    }
+    return topics[0].cluster.vpc;
+  }
+
+  /**
+   * The worker in the cluster's client subnets, with a security group that allows only HTTPS out (S3, KMS,
+   * Kinesis and the MSK API, through a NAT gateway or VPC endpoints); `grantTopics` adds the brokers' port.
+   */
+  private workerNetwork(vpc: ec2.IVpc, cluster: IKafkaCluster): { vpc: ec2.IVpc; vpcSubnets: ec2.SubnetSelection; securityGroups: ec2.ISecurityGroup[] } {
+    const sg = new ec2.SecurityGroup(this, 'WorkerSecurityGroup', {
+      vpc,
+      allowAllOutbound: false,
+      description: 'Replay worker: HTTPS to AWS APIs and the IAM port of the target topic brokers',
+    });
+    sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to S3, KMS, Kinesis and the MSK API (GetBootstrapBrokers)');
+    return { vpc, vpcSubnets: cluster.vpcSubnets, securityGroups: [sg] };
+  }
+
+  /** Produce with idempotence on each topic, find each cluster's brokers, and reach them. */
+  private grantTopics(worker: lambda.IFunction, topics: IKafkaTopic[]): void {
+    const clusters = new Map<string, IKafkaCluster>();
+    for (const topic of topics) {
+      topic.cluster.grantProduce(worker, topic);
+      clusters.set(JSON.stringify(Stack.of(this).resolve(topic.cluster.clusterArn)), topic.cluster);
+    }
+    for (const cluster of clusters.values()) {
+      worker.addToRolePolicy(new iam.PolicyStatement({ actions: ['kafka:GetBootstrapBrokers'], resources: [cluster.clusterArn] }));
+      cluster.connections.allowDefaultPortFrom(worker, 'Replay worker: produce replayed records (IAM over TLS)');
+    }
   }
 }

@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IKafkaTopic } from '../core/kafka-refs';
 import type { ThroughputIntent } from '../core/ingest-stream';
+import type { IKafkaTopic } from '../core/kafka-refs';
 import type { PipelineMonitor } from '../core/pipeline-monitor';
 import type { ReplayTagging, WriteCapacity } from '../core/replay-machine';
 import type { LifecycleOptions, ObjectLockMode } from '../core/secure-bucket';
@@ -51,8 +52,20 @@ export interface ReplayArchiveProps {
    * Streams a replay may write to; the first is the default target. Listing `stream` itself needs
    * `allowReplayIntoArchivedStream`.
    * @default - [replayStream]: a dedicated replay stream the archive creates, which consumers also read
+   * (none when `replayTopics` is given)
    */
   readonly replayTargets?: kinesis.IStream[];
+  /**
+   * MSK topics a replay may write to (`"targetTopic"` in the execution input, by name or ARN); the
+   * first is the default target when `replayTargets` is not given, and no replay stream is created.
+   * The replay worker then runs in the topics' cluster VPC (every topic's cluster must share it),
+   * reaches the brokers on the IAM port and produces with idempotence and acks=all; the cluster's
+   * subnets need a route to S3, KMS and the MSK API (a NAT gateway or VPC endpoints).
+   * @default - none
+   */
+  readonly replayTopics?: IKafkaTopic[];
+  /** Write capacity assumed for a topic target; a replay writes at `writeShare` of it. @default 5,000 records/s and 5 MiB/s */
+  readonly topicWriteCapacity?: WriteCapacity;
   /**
    * Let `replayTargets` list the archived stream itself. Everything that reads that stream then reads
    * the window again: this archive stores it again under a new arrival hour (so a later replay of an
@@ -64,11 +77,11 @@ export interface ReplayArchiveProps {
   readonly allowReplayIntoArchivedStream?: boolean;
   /**
    * Write load the created replay stream is planned for (shards with 25% headroom, or on-demand when
-   * `spiky`); a replay writes at `writeShare` of that capacity. Not with `replayTargets`.
+   * `spiky`); a replay writes at `writeShare` of that capacity. Not with `replayTargets` or `replayTopics`.
    * @default - one provisioned shard (1,000 records/s, 1 MiB/s): replays run at up to 500 records/s
    */
   readonly replayStreamThroughput?: ThroughputIntent;
-  /** Retention of the created replay stream, 24 h-8,760 h. Not with `replayTargets`. @default Duration.days(1) */
+  /** Retention of the created replay stream, 24 h-8,760 h. Not with `replayTargets` or `replayTopics`. @default Duration.days(1) */
   readonly replayStreamRetention?: Duration;
   /** Share of the target's write capacity a replay may use, (0, 1]. @default 0.5 */
   readonly writeShare?: number;

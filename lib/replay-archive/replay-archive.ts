@@ -41,7 +41,7 @@ export class ReplayArchive extends Construct {
   public readonly table: glue.S3Table;
   /** The Glue database (created or given). */
   public readonly database: glue.IDatabase;
-  /** The dedicated replay stream, when `replayTargets` is not given: subscribe consumers to it as well as to the archived stream. */
+  /** The dedicated replay stream, when neither `replayTargets` nor `replayTopics` is given: subscribe consumers to it as well as to the archived stream. */
   public readonly replayStream?: kinesis.IStream;
   /** The replay stream block (its capacity plan and retention), when the archive created one. */
   public readonly replayIngest?: IngestStream;
@@ -85,12 +85,14 @@ export class ReplayArchive extends Construct {
     }).table;
     this.replayIngest = this.replayStreamFor(props);
     this.replayStream = this.replayIngest?.stream;
-    namePropsAs(this, 'Replay', { targets: 'replayTargets' });
+    namePropsAs(this, 'Replay', { targets: 'replayTargets', topics: 'replayTopics' });
     this.replay = new ReplayMachine(this, 'Replay', {
       archiveBucket: this.bucket,
       archivePrefix: this.delivery.prefix,
       lanes: this.delivery.lanes,
-      targets: props.replayTargets ?? [this.replayIngest!.stream],
+      targets: props.replayTargets ?? (this.replayIngest ? [this.replayIngest.stream] : []),
+      topics: props.replayTopics,
+      topicWriteCapacity: props.topicWriteCapacity,
       encryptionKey: this.encryptionKey,
       accessLogs: logs,
       writeShare: props.writeShare,
@@ -119,15 +121,17 @@ export class ReplayArchive extends Construct {
   }
 
   /**
-   * The dedicated replay stream, unless `replayTargets` names the streams. A replay into the archived
+   * The dedicated replay stream, unless `replayTargets` or `replayTopics` name the targets. A replay into the archived
    * stream would reach every sink reading it (this archive under a new arrival hour, a lake's curated
    * delivery as duplicate rows), so that target needs the explicit `allowReplayIntoArchivedStream`.
    */
   private replayStreamFor(props: ReplayArchiveProps): IngestStream | undefined {
-    if (props.replayTargets) {
+    if (props.replayTargets || props.replayTopics) {
+      const given = props.replayTargets ? 'replayTargets' : 'replayTopics';
       for (const prop of ['replayStreamThroughput', 'replayStreamRetention'] as const) {
-        if (props[prop] !== undefined) throw propError(this, prop, 'applies to the replay stream the archive creates; it cannot be set with `replayTargets`');
+        if (props[prop] !== undefined) throw propError(this, prop, `applies to the replay stream the archive creates; it cannot be set with \`${userPropName(this, given)}\``);
       }
+      if (!props.replayTargets) return undefined;
       // A topic source has no archived stream among the Kinesis targets.
       const archived = props.stream ? JSON.stringify(Stack.of(this).resolve(props.stream.streamArn)) : undefined;
       const self = props.replayTargets.findIndex((t) => t === props.stream || JSON.stringify(Stack.of(this).resolve(t.streamArn)) === archived);

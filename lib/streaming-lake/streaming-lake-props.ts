@@ -22,6 +22,15 @@ export interface LakeRawArchiveOptions {
    */
   readonly replayTargets?: kinesis.IStream[];
   /**
+   * MSK topics a replay may write to (`"targetTopic"` in the execution input); the first is the default
+   * target when `replayTargets` is not given, and no replay stream is created. The replay worker runs
+   * in the topics' cluster VPC. See ReplayArchiveProps.replayTopics.
+   * @default - none
+   */
+  readonly replayTopics?: IKafkaTopic[];
+  /** Write capacity assumed for a topic target. @default 5,000 records/s and 5 MiB/s */
+  readonly topicWriteCapacity?: WriteCapacity;
+  /**
    * Let `replayTargets` list the lake's own stream, accepting that the curated zone appends the
    * replayed window again as duplicate rows and the raw zone archives it again.
    * @default false

@@ -373,7 +373,7 @@ async function replay(s: Synthesized, from: string, to: string): Promise<{ targe
   } finally {
     log.mockRestore();
   }
-  return { targetStream: planned.targetStream, recordsReplayed };
+  return { targetStream: planned.targetStream!, recordsReplayed };
 }
 
 // ---------------------------------------------------------------- the test
