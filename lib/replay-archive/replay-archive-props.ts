@@ -6,7 +6,6 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IKafkaTopic } from '../core/kafka-refs';
 import type { ThroughputIntent } from '../core/ingest-stream';
-import type { IKafkaTopic } from '../core/kafka-refs';
 import type { PipelineMonitor } from '../core/pipeline-monitor';
 import type { ReplayTagging, WriteCapacity } from '../core/replay-machine';
 import type { LifecycleOptions, ObjectLockMode } from '../core/secure-bucket';
