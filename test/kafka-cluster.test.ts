@@ -153,10 +153,24 @@ describe('KafkaCluster: grants, connections and the cluster policy', () => {
     expect(policy.Properties.Policy.Statement.map((s: any) => s.Action)).toEqual(['kafka:CreateVpcConnection', 'kafka:GetBootstrapBrokers']);
   });
 
-  test('addConsumerLagAlarms records the request for the cluster monitor', () => {
+  test('addConsumerLagAlarms creates the lag alarms on the cluster monitor, with the cluster name dimension', () => {
     const { stack, cluster } = clusterStack();
     cluster.addConsumerLagAlarms('billing', new StubKafkaTopic(stack, 'T', cluster, 'orders'), { maxOffsetLag: 5000 });
-    expect((cluster as any).lagAlarmRequests).toEqual([{ groupId: 'billing', topicName: 'orders', options: { maxOffsetLag: 5000 } }]);
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'MaxOffsetLag', Namespace: 'AWS/Kafka', Threshold: 5000,
+      Dimensions: Match.arrayWith([{ Name: 'Cluster Name', Value: stack.resolve(cluster.clusterName) }, { Name: 'Consumer Group', Value: 'billing' }, { Name: 'Topic', Value: 'orders' }]),
+    });
+    expect(Object.keys(cluster.monitor.alarmsByName)).toEqual(expect.arrayContaining(['billing/orders/MaxOffsetLag', 'billing/orders/EstimatedMaxTimeLag']));
+  });
+
+  test('the monitor waits for the cluster: NoActiveController counts missing data as breaching', () => {
+    const { stack } = clusterStack();
+    const t = Template.fromStack(stack);
+    const [clusterId] = Object.keys(t.findResources('AWS::MSK::Cluster'));
+    const alarms = t.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ActiveControllerCount' } });
+    expect(Object.values(alarms)).toHaveLength(1);
+    expect(Object.values(alarms)[0].DependsOn).toEqual(expect.arrayContaining([clusterId]));
   });
 });
 
@@ -185,7 +199,10 @@ describe('KafkaCluster: options', () => {
       VpcConfigs: [{ SubnetIds: ['subnet-private1', 'subnet-private2', 'subnet-private3'], SecurityGroups: [{ 'Fn::GetAtt': [Object.keys(t.findResources('AWS::EC2::SecurityGroup'))[0], 'GroupId'] }] }],
     });
     expect(serverless.DeletionPolicy).toBe('Retain');
-    for (const type of ['AWS::MSK::Cluster', 'AWS::MSK::Configuration', 'AWS::KMS::Key', 'AWS::Logs::LogGroup', 'AWS::ApplicationAutoScaling::ScalableTarget']) t.resourceCountIs(type, 0);
+    for (const type of ['AWS::MSK::Cluster', 'AWS::MSK::Configuration', 'AWS::Logs::LogGroup', 'AWS::ApplicationAutoScaling::ScalableTarget']) t.resourceCountIs(type, 0);
+    // MSK encrypts Serverless data with its own key; the one key here is the construct's, for the alarm topic.
+    t.resourceCountIs('AWS::KMS::Key', 1);
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     expect(cluster.brokerCount).toBeUndefined();
     expect(cluster.kafkaVersion).toBeUndefined();
   });
@@ -274,5 +291,29 @@ describe('KafkaCluster: changing a broker property', () => {
     }
     const cluster = Object.values(after).find((r: any) => r.Type === 'AWS::MSK::Cluster') as any;
     expect(cluster.Properties.ConfigurationInfo.Revision).toEqual({ 'Fn::GetAtt': [id, 'LatestRevision.Revision'] });
+  });
+});
+
+describe('KafkaCluster.addTopic', () => {
+  test('Standard brokers: an AWS::MSK::Topic on this cluster, retained, RF 3 and min ISR 2', () => {
+    const { stack, cluster } = clusterStack();
+    const topic = cluster.addTopic('Orders', { topicName: 'orders', partitions: 12 });
+    const t = Template.fromStack(stack);
+    const [clusterId] = Object.keys(t.findResources('AWS::MSK::Cluster'));
+    const res = only(t, 'AWS::MSK::Topic');
+    expect(res.Properties).toMatchObject({ ClusterArn: { 'Fn::GetAtt': [clusterId, 'Arn'] }, TopicName: 'orders', PartitionCount: 12, ReplicationFactor: 3 });
+    expect(Buffer.from(res.Properties.Configs, 'base64').toString('utf8')).toContain('min.insync.replicas=2');
+    expect(res.DeletionPolicy).toBe('Retain');
+    expect(res.UpdateReplacePolicy).toBe('Retain');
+    expect(topic.cluster).toBe(cluster);
+  });
+
+  test('Serverless: a custom resource manages the topic, with the cluster key on its function logs', () => {
+    const stack = new Stack(newApp(), 'S');
+    const cluster = new KafkaCluster(stack, 'Kafka', { vpc: threeAzVpc(stack), clusterType: KafkaClusterType.SERVERLESS });
+    cluster.addTopic('Orders', { topicName: 'orders', partitions: 6 });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::MSK::Topic', 0);
+    expect(Object.keys(t.findResources('Custom::KafkaTopic')).length + Object.keys(t.findResources('AWS::CloudFormation::CustomResource')).length).toBe(1);
   });
 });

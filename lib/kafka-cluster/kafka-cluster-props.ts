@@ -103,7 +103,12 @@ export interface KafkaClusterProps extends KafkaBrokerProfileOptions {
   readonly publicAccess?: KafkaPublicAccess;
   /** Security groups of the brokers. @default - one created group, with no ingress until `connections` allows it */
   readonly securityGroups?: ec2.ISecurityGroup[];
-  /** What the cluster's alarms notify (the consumer-lag alarms of `addConsumerLagAlarms`). @default - alarms without actions */
+  /**
+   * Action of the alarms that page (no active controller, offline partitions, partitions under min ISR,
+   * full disks) and of the composite alarm (see the README's paging table); consumer-lag alarms of
+   * `addConsumerLagAlarms` feed the composite.
+   * @default - an encrypted SNS topic is created (`monitor.alarmTopic`); subscribe your pager to it
+   */
   readonly alarmAction?: cw.IAlarmAction;
   /**
    * What happens to the cluster (and its configuration) when it leaves the stack or is replaced.

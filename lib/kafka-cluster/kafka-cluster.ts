@@ -10,8 +10,10 @@ import { KafkaAuthentication, KafkaMonitoringLevel, type KafkaClusterProps } fro
 import { propError } from '../core/errors';
 import { KafkaConfiguration, validateBrokerLayout } from '../core/kafka-configuration';
 import { grantKafkaBootstrap, grantKafkaConsume, grantKafkaProduce, kafkaResourceArn } from '../core/kafka-grants';
+import { KafkaMonitor } from '../core/kafka-monitor';
 import { KafkaClusterType, type ConsumerLagOptions, type IKafkaCluster, type IKafkaTopic } from '../core/kafka-refs';
 import { KafkaStorageAutoScaling, resolveBrokerStorage } from '../core/kafka-storage';
+import { KafkaTopic, type KafkaTopicOptions } from '../core/kafka-topic';
 import { KafkaVersion } from '../core/kafka-version';
 import { PipelineKey } from '../core/pipeline-key';
 
@@ -22,13 +24,6 @@ const BROKER_PROPS = [...BROKER_STORAGE_PROPS, 'kafkaVersion', 'brokerCount', 'i
 
 /** IAM over TLS: MSK's private bootstrap port for IAM clients. */
 const IAM_PORT = 9098;
-
-/** A consumer-lag alarm request, kept until the cluster's monitor creates it. */
-interface LagAlarmRequest {
-  readonly groupId: string;
-  readonly topicName: string;
-  readonly options?: ConsumerLagOptions;
-}
 
 /**
  * An Amazon MSK cluster that does not lose an acknowledged record to a broker or AZ failure:
@@ -51,16 +46,21 @@ export class KafkaCluster extends Construct implements IKafkaCluster {
   public readonly resource: CfnResource;
   /** The broker configuration (the no-loss profile), for Standard and Express brokers. */
   public readonly configuration?: KafkaConfiguration;
-  /** The key encrypting data at rest and the broker logs (not for Serverless, which uses an AWS-owned key). */
-  public readonly encryptionKey?: kms.IKey;
+  /**
+   * The key encrypting data at rest and the broker logs; on Serverless (whose data MSK encrypts with
+   * an AWS-owned key) a key of the construct's own resources only: the alarm topic and the topics
+   * custom resource's logs.
+   */
+  public readonly encryptionKey: kms.IKey;
   /** The broker log group (not for Serverless). */
   public readonly brokerLogGroup?: logs.ILogGroup;
   /** Storage autoscaling (Standard brokers only). */
   public readonly storageAutoScaling?: KafkaStorageAutoScaling;
   /** What the cluster's alarms notify. */
   public readonly alarmAction?: cw.IAlarmAction;
+  /** Alarms (per the README's paging table) and the dashboard. */
+  public readonly monitor: KafkaMonitor;
   private policy?: iam.PolicyDocument;
-  private readonly lagAlarmRequests: LagAlarmRequest[] = [];
 
   constructor(scope: Construct, id: string, props: KafkaClusterProps) {
     super(scope, id);
@@ -86,6 +86,7 @@ export class KafkaCluster extends Construct implements IKafkaCluster {
       });
       this.resource = serverless;
       this.clusterArn = serverless.attrArn;
+      this.encryptionKey = new PipelineKey(this, 'Key', { description: `MSK Serverless ${this.clusterName}: alarm topic and topic-management logs` }).key;
     } else {
       const express = this.clusterType === KafkaClusterType.EXPRESS;
       const version = props.kafkaVersion ?? KafkaVersion.V3_9_X_KRAFT;
@@ -134,6 +135,21 @@ export class KafkaCluster extends Construct implements IKafkaCluster {
       if (storage) this.storageAutoScaling = new KafkaStorageAutoScaling(this, 'StorageAutoScaling', { clusterArn: this.clusterArn, storage });
     }
     this.resource.applyRemovalPolicy(removalPolicy);
+    this.monitor = new KafkaMonitor(this, 'Monitor', {
+      clusterName: this.clusterName, clusterType: this.clusterType, brokerCount: this.brokerCount,
+      alarmAction: props.alarmAction, encryptionKey: this.encryptionKey,
+    });
+    // MSK publishes metrics once the cluster is ACTIVE: alarms that count missing data as breaching wait for it.
+    this.monitor.node.addDependency(this.resource);
+  }
+
+  /**
+   * A topic of this cluster, as code: `AWS::MSK::Topic` (retained) on Standard and Express brokers,
+   * a custom resource on Serverless. A change that would replace it is refused at synth unless
+   * `allowReplacement` (see the topics lock file).
+   */
+  public addTopic(id: string, options: KafkaTopicOptions): KafkaTopic {
+    return new KafkaTopic(this, id, { ...options, cluster: this, encryptionKey: options.encryptionKey ?? this.encryptionKey });
   }
 
   public topicArn(topicName: string): string {
@@ -172,17 +188,12 @@ export class KafkaCluster extends Construct implements IKafkaCluster {
   }
 
   /**
-   * Records consumer-lag alarms (`MaxOffsetLag`, `EstimatedMaxTimeLag`) for `groupId` on `topic`.
-   * MSK drops lag metrics of groups whose id is not ASCII, so such an id is refused.
+   * Alarms on consumer group `groupId`'s lag on `topic` (`MaxOffsetLag`, `EstimatedMaxTimeLag`),
+   * through the cluster's monitor. MSK drops lag metrics of groups whose id is not ASCII or has a
+   * colon, so such an id is refused.
    */
   public addConsumerLagAlarms(groupId: string, topic: IKafkaTopic, options?: ConsumerLagOptions): void {
-    if (!/^[\x20-\x7e]+$/.test(groupId)) {
-      throw propError(this, 'groupId', `('${groupId}') must be printable ASCII: MSK publishes no lag metrics for other consumer group ids`);
-    }
-    for (const [name, value] of Object.entries(options ?? {})) {
-      if (value !== undefined && !(Number(value) > 0)) throw propError(this, `options.${name}`, `(${value}) must be a positive number`);
-    }
-    this.lagAlarmRequests.push({ groupId, topicName: topic.topicName, options });
+    this.monitor.addConsumerLag(groupId, topic.topicName, options);
   }
 
   /** Refuses props that configure brokers on a cluster type that has none of them to configure. */
