@@ -107,6 +107,14 @@ describe('KafkaTopicResource: the topics custom resource', () => {
     expect(stack.resolve(r.topicArn)).toEqual({ Ref: stack.getLogicalId(r.resource.node.defaultChild as any) });
   });
 
+  test.each([
+    [{ topicName: 'a b' }, /`topicName` \('a b'\) must be 1–249 characters/],
+    [{ partitions: 0 }, /`partitions` \(0\) must be a whole number of at least 1/],
+    [{ replicationFactor: 0 }, /`replicationFactor` \(0\) must be a whole number of at least 1/],
+  ])('validation at synth %#', (o, message) => {
+    expect(() => serverless((s, c, k) => new KafkaTopicResource(s, 'T', { cluster: c, topicName: 't', partitions: 1, encryptionKey: k, ...o }))).toThrow(message);
+  });
+
   test('nag-clean under the five packs (Serverless topic through KafkaTopic)', () => {
     expectNagClean((stack) => {
       const cluster = new StubKafkaCluster(stack, 'Cluster', { clusterType: KafkaClusterType.SERVERLESS, vpc: fixtureVpc(stack) });

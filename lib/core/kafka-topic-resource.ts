@@ -1,6 +1,7 @@
-import { CustomResource, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CustomResource, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { propError } from './errors';
 import { KafkaClusterType, type IKafkaCluster } from './kafka-refs';
 import { KafkaTopicsFunction } from '../handlers/kafka-topics-function';
 
@@ -60,6 +61,17 @@ export class KafkaTopicResource extends Construct {
 
   constructor(scope: Construct, id: string, props: KafkaTopicResourceProps) {
     super(scope, id);
+    // The handler checks these too, but at deploy time; here they fail where they are cheap to fix.
+    if (!Token.isUnresolved(props.topicName) && (!/^[a-zA-Z0-9._-]{1,249}$/.test(props.topicName) || props.topicName === '.' || props.topicName === '..')) {
+      throw propError(this, 'topicName', `('${props.topicName}') must be 1–249 characters of [a-zA-Z0-9._-], and not '.' or '..' (Kafka's topic name rule).`);
+    }
+    if (!Token.isUnresolved(props.partitions) && (!Number.isInteger(props.partitions) || props.partitions < 1)) {
+      throw propError(this, 'partitions', `(${props.partitions}) must be a whole number of at least 1.`);
+    }
+    const rf = props.replicationFactor;
+    if (rf !== undefined && !Token.isUnresolved(rf) && (!Number.isInteger(rf) || rf < 1)) {
+      throw propError(this, 'replicationFactor', `(${rf}) must be a whole number of at least 1.`);
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const destroy = removalPolicy === RemovalPolicy.DESTROY;
     this.handler = topicsFunction(this, props.cluster, props.encryptionKey);
