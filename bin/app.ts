@@ -6,8 +6,10 @@ import {
   addCustomerTotals, addDefaultFraudPipeline, addDefaultLake, addFailureQueue, addFraudPipelineOnExistingStream, addFullFraudPipeline, addFullLake,
   addLakeOnExistingResources, addStandaloneArchive,
 } from './examples';
+import { addKafkaPipeline } from './examples-kafka';
 
-// Env-agnostic stacks: nothing here needs an AWS account or region.
+// Env-agnostic stacks: nothing here needs an AWS account or region (the Kafka stack's VPC names
+// three us-east-1 AZs: MSK's no-loss profile needs three, and an env-agnostic VPC would get two).
 const app = new App();
 applyAllPacks(app);
 const defaults = new Stack(app, 'StreamingLakeDefaults');
@@ -21,6 +23,8 @@ const existingLake = addLakeOnExistingResources(existing);
 const archive = addStandaloneArchive(existing, existingLake);
 addCustomerTotals(existing, existingLake, { failureQueue: addFailureQueue(existing, existingLake.encryptionKey), replayStream: archive.replayStream });
 addFraudPipelineOnExistingStream(existing, existingLake);
+const kafka = new Stack(app, 'KafkaPipeline');
+addKafkaPipeline(kafka);
 
 // Errors make synth throw; warnings don't, so every remaining finding fails the synth here.
 const findings = synthFindings(app);

@@ -117,15 +117,11 @@ export interface CustomerTotalsOptions {
 }
 
 /**
- * A consumer a user would write: examples/customer-totals (built on
- * `cdk-streaming-pipelines/runtime`) keeps a running total per customer in
- * DynamoDB, exactly once thanks to the IdempotencyTable, wired to the lake's
- * stream by a StreamConsumer and watched by the lake's monitor. It also reads
- * the replay stream: replays go there, not into the lake's stream, so the
- * consumer sees a replayed window again while the lake's zones do not.
+ * The example consumer's function: examples/customer-totals keeps a running total per customer
+ * in a DynamoDB table, exactly once thanks to the IdempotencyTable. Any source the runtime reads
+ * (Kinesis, SQS, Kafka) can drive it.
  */
-export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: CustomerTotalsOptions = {}, id = 'CustomerTotals'): StreamConsumer {
-  const key = lake.encryptionKey;
+export function addCustomerTotalsFunction(stack: Stack, key: kms.IKey, id = 'CustomerTotals'): lambda.IFunction {
   const totals = new dynamodb.Table(stack, `${id}Table`, {
     partitionKey: { name: 'customerId', type: dynamodb.AttributeType.STRING },
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -147,6 +143,20 @@ export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: Cu
   totals.grant(fn, 'dynamodb:UpdateItem');
   key.grant(fn, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey');
   idempotency.grantStore(fn);
+  return fn;
+}
+
+/**
+ * A consumer a user would write: examples/customer-totals (built on
+ * `cdk-streaming-pipelines/runtime`) keeps a running total per customer in
+ * DynamoDB, exactly once thanks to the IdempotencyTable, wired to the lake's
+ * stream by a StreamConsumer and watched by the lake's monitor. It also reads
+ * the replay stream: replays go there, not into the lake's stream, so the
+ * consumer sees a replayed window again while the lake's zones do not.
+ */
+export function addCustomerTotals(stack: Stack, lake: StreamingLake, options: CustomerTotalsOptions = {}, id = 'CustomerTotals'): StreamConsumer {
+  const key = lake.encryptionKey;
+  const fn = addCustomerTotalsFunction(stack, key, id);
   // One access-log bucket for both mappings' failure buckets (none with a failure queue).
   const accessLogs = options.failureQueue ? undefined : new AccessLogBucket(stack, `${id}AccessLogs`).bucket;
   const replays = options.replayStream ?? lake.replayStream;
