@@ -6,6 +6,7 @@ import type { Construct } from 'constructs';
 import { acknowledge } from './acknowledge';
 import { propError } from './errors';
 import type { IKafkaTopic } from './kafka-refs';
+import type { StreamConsumerProps } from './stream-consumer';
 
 /** Properties of a {@link KafkaTopicEventSource}: the mapping's settings, already decided. */
 export interface KafkaTopicEventSourceProps {
@@ -162,4 +163,27 @@ export function addDestinationEndpoint(scope: Construct, topic: IKafkaTopic, kin
   });
   endpoint.connections.allowDefaultPortFrom(cluster, 'Lambda event pollers deliver failed-batch metadata to SQS');
   return endpoint;
+}
+
+/** A Kinesis consumer refuses the props that only mean something for a topic. */
+export function refuseTopicProps(scope: Construct, props: StreamConsumerProps): void {
+  if (props.minimumPollers !== undefined || props.maximumPollers !== undefined) {
+    throw propError(scope, props.minimumPollers !== undefined ? 'minimumPollers' : 'maximumPollers', 'applies to a `topic` only: Lambda has no provisioned pollers for Kinesis (CDK drops the setting)');
+  }
+  for (const prop of ['consumerGroupId', 'consumerLag'] as const) {
+    if (props[prop] !== undefined) throw propError(scope, prop, 'applies to a `topic` only');
+  }
+  if (props.failureDestinationEndpoint !== undefined) throw propError(scope, 'failureDestinationEndpoint', 'applies to a `topic` only: Lambda reads Kinesis and delivers failed batches outside any VPC of yours');
+}
+
+/** A topic consumer refuses the props that only mean something for a Kinesis stream. */
+export function refuseStreamProps(scope: Construct, props: StreamConsumerProps): void {
+  const kinesisOnly: [keyof StreamConsumerProps, string][] = [
+    ['enhancedFanOut', 'Kinesis enhanced fan-out'], ['startingAt', 'an AT_TIMESTAMP start'], ['streamRetention', 'a stream\'s retention'],
+    ['redriveInto', 'the redrive into a stream'], ['parallelizationFactor', 'Kinesis\'s per-shard parallelization (a Kafka partition is read by one poller at a time)'],
+  ];
+  for (const [prop, what] of kinesisOnly) {
+    if (props[prop] !== undefined) throw propError(scope, prop, `applies to a \`stream\` only (${what}); this consumer reads a \`topic\``);
+  }
+  if (props.redrive === true) throw propError(scope, 'redrive', 'applies to a `stream` only: the redrive function puts failed batches back into a Kinesis stream');
 }

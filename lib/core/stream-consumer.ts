@@ -14,7 +14,7 @@ import { IngestStream } from './ingest-stream';
 import { S3FailureDestination, SqsFailureDestination } from './failure-destination';
 import {
   addDestinationEndpoint, allowPollers, DEFAULT_KAFKA_MAX_RECORD_AGE, defaultConsumerGroupId, KAFKA_MAX_RETRY_ATTEMPTS,
-  KafkaTopicEventSource, pollerBounds, validateConsumerGroupId,
+  KafkaTopicEventSource, pollerBounds, refuseStreamProps, refuseTopicProps, validateConsumerGroupId,
 } from './kafka-consumer';
 import type { ConsumerLagOptions, IKafkaTopic } from './kafka-refs';
 import { SecureBucket } from './secure-bucket';
@@ -261,13 +261,7 @@ export class StreamConsumer extends Construct {
       return;
     }
     const stream = props.stream!;
-    if (props.minimumPollers !== undefined || props.maximumPollers !== undefined) {
-      throw propError(this, props.minimumPollers !== undefined ? 'minimumPollers' : 'maximumPollers', 'applies to a `topic` only: Lambda has no provisioned pollers for Kinesis (CDK drops the setting)');
-    }
-    for (const prop of ['consumerGroupId', 'consumerLag'] as const) {
-      if (props[prop] !== undefined) throw propError(this, prop, 'applies to a `topic` only');
-    }
-    if (props.failureDestinationEndpoint !== undefined) throw propError(this, 'failureDestinationEndpoint', 'applies to a `topic` only: Lambda reads Kinesis and delivers failed batches outside any VPC of yours');
+    refuseTopicProps(this, props);
     const ordering = props.ordering ?? ConsumerOrdering.PER_SHARD;
     const factor = ordering === ConsumerOrdering.PER_KEY ? props.parallelizationFactor ?? 10 : 1;
     if (ordering === ConsumerOrdering.PER_SHARD && props.parallelizationFactor !== undefined && props.parallelizationFactor !== 1) {
@@ -340,15 +334,8 @@ export class StreamConsumer extends Construct {
 
   /** The MSK topic's mapping, its network (security-group rules, destination endpoint) and its lag alarms. */
   private consumeTopic(props: StreamConsumerProps, topic: IKafkaTopic, common: { batchSize: number; window: Duration; retries: number }) {
-    const kinesisOnly: [keyof StreamConsumerProps, string][] = [
-      ['enhancedFanOut', 'Kinesis enhanced fan-out'], ['startingAt', 'an AT_TIMESTAMP start'], ['streamRetention', 'a stream\'s retention'],
-      ['redriveInto', 'the redrive into a stream'], ['parallelizationFactor', 'Kinesis\'s per-shard parallelization (a Kafka partition is read by one poller at a time)'],
-    ];
-    for (const [prop, what] of kinesisOnly) {
-      if (props[prop] !== undefined) throw propError(this, prop, `applies to a \`stream\` only (${what}); this consumer reads a \`topic\``);
-    }
+    refuseStreamProps(this, props);
     if (props.ordering === ConsumerOrdering.PER_KEY) throw propError(this, 'ordering', '(PER_KEY) applies to a `stream` only: Lambda reads a Kafka partition with one invocation at a time');
-    if (props.redrive === true) throw propError(this, 'redrive', 'applies to a `stream` only: the redrive function puts failed batches back into a Kinesis stream');
     const start = props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON;
     if (start !== lambda.StartingPosition.TRIM_HORIZON && start !== lambda.StartingPosition.LATEST) {
       throw propError(this, 'startingPosition', `(${start}) must be TRIM_HORIZON or LATEST for a \`topic\``);

@@ -97,26 +97,14 @@ export async function drainTopic(records: Map<number, KafkaRecordIn[]>, offsets:
       // Records past the age limit never reach the function.
       if (opts.maxRecordAgeMs !== undefined) {
         for (const p of partitions) {
-          const from = committed.get(p) ?? 0;
-          const old = records.get(p)!.filter((x) => x.offset >= from && now() - x.timestamp > opts.maxRecordAgeMs!);
-          let last = from;
-          for (const x of old) {
-            if (x.offset !== last) break; // only a leading run: a younger record ends it
-            last = x.offset + 1;
-          }
-          if (last > from) {
-            await toDestination({ partition: p, start: from, end: last }, 'MaximumRecordAgeExceeded', 0);
+          const last = agedOut(records.get(p)!, committed.get(p) ?? 0, now() - opts.maxRecordAgeMs);
+          if (last > (committed.get(p) ?? 0)) {
+            await toDestination({ partition: p, start: committed.get(p) ?? 0, end: last }, 'MaximumRecordAgeExceeded', 0);
             committed.set(p, last);
           }
         }
       }
-      const ranges = partitions.map((p): Range => {
-        const start = committed.get(p) ?? 0;
-        const list = records.get(p)!;
-        const i = byOffset.get(p)!.get(start) ?? list.length;
-        const last = list[Math.min(list.length, i + opts.batchSize) - 1];
-        return { partition: p, start, end: i >= list.length ? start : last.offset + 1 };
-      }).filter((r) => r.end > r.start);
+      const ranges = nextRanges(records, byOffset, committed, opts.batchSize);
       if (ranges.length === 0) break;
       pending.push({ ranges, failures: 0 });
     }
@@ -126,37 +114,20 @@ export async function drainTopic(records: Map<number, KafkaRecordIn[]>, offsets:
     }
     const batch = pending[0];
     stats.invocations++;
-    const event: { eventSource: string; eventSourceArn: string; bootstrapServers: string; records: Record<string, unknown[]> } = {
-      eventSource: 'aws:kafka', eventSourceArn: opts.clusterArn, bootstrapServers: 'b-1.test:9098,b-2.test:9098,b-3.test:9098', records: {},
-    };
     for (const r of batch.ranges) {
-      const list = inRange(r);
-      for (const x of list) deliveries.get(key(r.partition))!.set(x.offset, (deliveries.get(key(r.partition))!.get(x.offset) ?? 0) + 1);
-      event.records[key(r.partition)] = list.map((x) => mskRecord(opts.topic, r.partition, x));
+      const seen = deliveries.get(key(r.partition))!;
+      for (const x of inRange(r)) seen.set(x.offset, (seen.get(x.offset) ?? 0) + 1);
     }
+    const event = mskEvent(opts, batch.ranges, inRange);
     const outcome = await invoke(event);
     const desc = batch.ranges.map((r) => `${key(r.partition)}[${r.start},${r.end})`).join(' ');
 
     // Validate the partial batch response as Lambda does: anything unknown fails the whole batch.
-    let error = outcome.kind === 'error' ? outcome.why : undefined;
-    const lowest = new Map<number, number>();
-    if (outcome.kind === 'response') {
-      const failures = (outcome.response as { batchItemFailures?: unknown } | null)?.batchItemFailures;
-      if (failures !== undefined && failures !== null && !Array.isArray(failures)) error = 'batchItemFailures is not an array';
-      for (const f of (Array.isArray(failures) ? failures : [])) {
-        const id = (f as { itemIdentifier?: unknown })?.itemIdentifier as { partition?: unknown; offset?: unknown } | undefined;
-        const r = batch.ranges.find((x) => key(x.partition) === id?.partition);
-        if (typeof id !== 'object' || id === null || typeof id.offset !== 'number' || !r || id.offset < r.start || id.offset >= r.end || !byOffset.get(r.partition)!.has(id.offset)) {
-          error = `unknown itemIdentifier ${JSON.stringify(id)}`;
-          continue;
-        }
-        stats.reported++;
-        if (!lowest.has(r.partition) || id.offset < lowest.get(r.partition)!) lowest.set(r.partition, id.offset);
-      }
-      if (error) {
-        stats.invalidResponses++;
-        violations.push(`${desc}: ${error}`);
-      }
+    const { error, lowest, reported } = readResponse(outcome, batch.ranges, key, (p, o) => byOffset.get(p)!.has(o));
+    stats.reported += reported;
+    if (outcome.kind === 'response' && error !== undefined) {
+      stats.invalidResponses++;
+      violations.push(`${desc}: ${error}`);
     }
 
     if (error !== undefined) {
@@ -177,28 +148,91 @@ export async function drainTopic(records: Map<number, KafkaRecordIn[]>, offsets:
     pending.shift();
     if (lowest.size > 0) stats.partialFailures++;
     trace.push(`#${stats.invocations} ${desc} ${lowest.size === 0 ? 'ok' : `partial: ${[...lowest].map(([p, o]) => `${key(p)}@${o}`).join(' ')}`}`);
-    for (const r of batch.ranges) {
-      const failed = lowest.get(r.partition);
-      if (failed === undefined) {
-        await offsets.commit(r.partition, r.end);
-        attemptsAt.delete(`${r.partition}@${r.start}`);
-        continue;
-      }
-      const at = `${r.partition}@${failed}`;
-      // A failure at the first record of what was delivered counts the attempts of a batch there; a later one starts anew.
-      const attempts = (failed === r.start ? batch.failures + (attemptsAt.get(at) ?? 0) : 0) + 1;
-      attemptsAt.set(at, attempts);
-      await offsets.commit(r.partition, failed);
-      if (attempts > opts.retryAttempts) {
-        attemptsAt.delete(at);
-        await toDestination({ partition: r.partition, start: failed, end: r.end }, 'RetryAttemptsExhausted', attempts);
-      }
-    }
+    await commitResponse(batch.ranges, lowest, batch.failures, { offsets, attemptsAt, retryAttempts: opts.retryAttempts, toDestination });
     // Bisected halves still pending were delivered from offsets the group has not reached: drop the ones a partial failure overtook.
     for (const b of pending) b.ranges = b.ranges.filter((r) => !lowest.has(r.partition));
     while (pending.length > 0 && pending[0].ranges.length === 0) pending.shift();
   }
   return { destination, deliveries, violations, stats, trace };
+}
+
+/**
+ * After a response: per partition, commit past the batch, or up to the lowest reported offset (counting the
+ * failed attempts of deliveries starting there) and, past `retryAttempts`, send the rest to the destination.
+ */
+async function commitResponse(ranges: Range[], lowest: Map<number, number>, batchFailures: number, ctx: {
+  offsets: OffsetStore; attemptsAt: Map<string, number>; retryAttempts: number;
+  toDestination: (r: Range, condition: DestinationEntry['condition'], count: number) => Promise<void>;
+}): Promise<void> {
+  const { offsets, attemptsAt } = ctx;
+  for (const r of ranges) {
+    const failed = lowest.get(r.partition);
+    if (failed === undefined) {
+      await offsets.commit(r.partition, r.end);
+      attemptsAt.delete(`${r.partition}@${r.start}`);
+      continue;
+    }
+    const at = `${r.partition}@${failed}`;
+    // A failure at the first record of what was delivered counts the attempts of a batch there; a later one starts anew.
+    const attempts = (failed === r.start ? batchFailures + (attemptsAt.get(at) ?? 0) : 0) + 1;
+    attemptsAt.set(at, attempts);
+    await offsets.commit(r.partition, failed);
+    if (attempts > ctx.retryAttempts) {
+      attemptsAt.delete(at);
+      await ctx.toDestination({ partition: r.partition, start: failed, end: r.end }, 'RetryAttemptsExhausted', attempts);
+    }
+  }
+}
+
+/** Per partition, the next up to `batchSize` records from its committed offset. */
+function nextRanges(records: Map<number, KafkaRecordIn[]>, byOffset: Map<number, Map<number, number>>, committed: Map<number, number>, batchSize: number): Range[] {
+  return [...records.keys()].sort((a, b) => a - b).map((p): Range => {
+    const start = committed.get(p) ?? 0;
+    const list = records.get(p)!;
+    const i = byOffset.get(p)!.get(start) ?? list.length;
+    const last = list[Math.min(list.length, i + batchSize) - 1];
+    return { partition: p, start, end: i >= list.length ? start : last.offset + 1 };
+  }).filter((r) => r.end > r.start);
+}
+
+/** The exact MSK event of a batch. */
+function mskEvent(opts: KafkaEsmOptions, ranges: Range[], inRange: (r: Range) => KafkaRecordIn[]): unknown {
+  const records: Record<string, unknown[]> = {};
+  for (const r of ranges) records[`${opts.topic}-${r.partition}`] = inRange(r).map((x) => mskRecord(opts.topic, r.partition, x));
+  return { eventSource: 'aws:kafka', eventSourceArn: opts.clusterArn, bootstrapServers: 'b-1.test:9098,b-2.test:9098,b-3.test:9098', records };
+}
+
+/** Past the leading run of records older than `oldest` from offset `from`: the offset to move to. */
+function agedOut(list: KafkaRecordIn[], from: number, oldest: number): number {
+  let last = from;
+  for (const x of list) {
+    if (x.offset < from) continue;
+    if (x.offset !== last || x.timestamp >= oldest) break; // a younger record ends the run
+    last = x.offset + 1;
+  }
+  return last;
+}
+
+/** A response as Lambda reads it: the lowest reported offset per partition, or why it fails the whole batch. */
+function readResponse(outcome: Invocation, ranges: Range[], key: (p: number) => string, known: (p: number, offset: number) => boolean):
+{ error?: string; lowest: Map<number, number>; reported: number } {
+  const lowest = new Map<number, number>();
+  if (outcome.kind === 'error') return { error: outcome.why, lowest, reported: 0 };
+  let error: string | undefined;
+  let reported = 0;
+  const failures = (outcome.response as { batchItemFailures?: unknown } | null)?.batchItemFailures;
+  if (failures !== undefined && failures !== null && !Array.isArray(failures)) error = 'batchItemFailures is not an array';
+  for (const f of (Array.isArray(failures) ? failures : [])) {
+    const id = (f as { itemIdentifier?: unknown })?.itemIdentifier as { partition?: unknown; offset?: unknown } | undefined;
+    const r = ranges.find((x) => key(x.partition) === id?.partition);
+    if (typeof id !== 'object' || id === null || typeof id.offset !== 'number' || !r || id.offset < r.start || id.offset >= r.end || !known(r.partition, id.offset)) {
+      error = `unknown itemIdentifier ${JSON.stringify(id)}`;
+      continue;
+    }
+    reported++;
+    if (!lowest.has(r.partition) || id.offset < lowest.get(r.partition)!) lowest.set(r.partition, id.offset);
+  }
+  return { error, lowest, reported };
 }
 
 function bisect(batch: Batch, inRange: (r: Range) => KafkaRecordIn[]): Batch[] {
