@@ -128,6 +128,18 @@ describe('validation', () => {
     expect(() => build(props)).toThrow(message);
   });
 
+  test('an archive of a topic refuses a replay into that topic unless allowReplayIntoArchivedStream', () => {
+    const archiveOfTopic = (allow?: boolean) => {
+      const stack = new Stack(newApp(), 'K');
+      const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+      const cluster = new StubKafkaCluster(stack, 'Cluster');
+      const source = new StubKafkaTopic(stack, 'Orders', cluster, 'orders');
+      return new ReplayArchive(stack, 'Archive', { topic: source, encryptionKey: key, replayTopics: [source], allowReplayIntoArchivedStream: allow });
+    };
+    expect(() => archiveOfTopic()).toThrow(/`replayTopics` \[0\] is the archived topic: a replay into it is archived again/);
+    expect(() => archiveOfTopic(true)).not.toThrow();
+  });
+
   test('two clusters in one VPC are fine', () => {
     const b = build((stack, cluster, topic) => ({ replayTopics: [topic, new StubKafkaTopic(stack, 'OtherTopic', new StubKafkaCluster(stack, 'Other', { vpc: cluster.vpc, clusterName: 'other' }), 'other')] }));
     expect(workerStatements(b).filter((s) => actionsOf(s).includes('kafka:GetBootstrapBrokers'))).toHaveLength(2);

@@ -66,7 +66,7 @@ export interface ReplayArchiveProps {
   /** Write capacity assumed for a topic target; a replay writes at `writeShare` of it. @default 5,000 records/s and 5 MiB/s */
   readonly topicWriteCapacity?: WriteCapacity;
   /**
-   * Let `replayTargets` list the archived stream itself. Everything that reads that stream then reads
+   * Let `replayTargets` list the archived stream itself (or `replayTopics` the archived topic). Everything that reads that stream then reads
    * the window again: this archive stores it again under a new arrival hour (so a later replay of an
    * overlapping window replays the replays), and a lake's curated delivery appends it again as duplicate
    * rows. The `replay_id` tag does not help there: Firehose de-aggregates KPL records before any

@@ -125,12 +125,24 @@ export class ReplayArchive extends Construct {
    * stream would reach every sink reading it (this archive under a new arrival hour, a lake's curated
    * delivery as duplicate rows), so that target needs the explicit `allowReplayIntoArchivedStream`.
    */
+  /** A replay into the archived topic is archived again (and read again by a lake's curated delivery), as for a stream. */
+  private refuseReplayIntoArchivedTopic(props: ReplayArchiveProps): void {
+    if (!props.topic || !props.replayTopics || props.allowReplayIntoArchivedStream === true) return;
+    const archived = JSON.stringify(Stack.of(this).resolve(props.topic.topicArn));
+    const self = props.replayTopics.findIndex((t) => t === props.topic || JSON.stringify(Stack.of(this).resolve(t.topicArn)) === archived);
+    if (self >= 0) {
+      throw propError(this, 'replayTopics', `[${self}] is the archived topic: a replay into it is archived again and read again by every delivery of that topic (a lake's curated zone gets duplicate rows). `
+        + `Name another topic, or set \`${userPropName(this, 'allowReplayIntoArchivedStream')}: true\` to accept the duplicates`);
+    }
+  }
+
   private replayStreamFor(props: ReplayArchiveProps): IngestStream | undefined {
     if (props.replayTargets || props.replayTopics) {
       const given = props.replayTargets ? 'replayTargets' : 'replayTopics';
       for (const prop of ['replayStreamThroughput', 'replayStreamRetention'] as const) {
         if (props[prop] !== undefined) throw propError(this, prop, `applies to the replay stream the archive creates; it cannot be set with \`${userPropName(this, given)}\``);
       }
+      this.refuseReplayIntoArchivedTopic(props);
       if (!props.replayTargets) return undefined;
       // A topic source has no archived stream among the Kinesis targets.
       const archived = props.stream ? JSON.stringify(Stack.of(this).resolve(props.stream.streamArn)) : undefined;
