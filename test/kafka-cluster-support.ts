@@ -34,17 +34,8 @@ export function clusterTemplate(props: Partial<KafkaClusterProps> = {}): Templat
   return Template.fromStack(clusterStack(props).stack);
 }
 
-/** Parses `key=value` lines of a server.properties text. */
-export function parseProperties(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const t = line.trim();
-    if (!t || t.startsWith('#')) continue;
-    const eq = t.indexOf('=');
-    out[t.slice(0, eq)] = t.slice(eq + 1);
-  }
-  return out;
-}
+/** Parses `key=value` lines of a server.properties text (the Kafka tests' parser). */
+export { parseServerProperties as parseProperties } from './kafka/template-properties';
 
 /**
  * Evaluates a CloudFormation value built from Fn::Join / Fn::Select / Fn::Split, pseudo

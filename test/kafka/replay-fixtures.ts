@@ -157,6 +157,4 @@ export async function readTopic(kafka: Kafka, topic: string, timeoutMs = 60_000)
   return seen.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
 }
 
-export function report(scenario: string, figures: Record<string, unknown>): void {
-  process.stderr.write(`KAFKA ${JSON.stringify({ scenario, ...figures })}\n`);
-}
+export { reportKafka as report } from './shared-cluster';

@@ -6,20 +6,12 @@
  * Apache Kafka's Java producer would pick, and the `replay_id` header.
  * Figures go to stderr as `KAFKA {json}` lines.
  */
-import type { Admin } from 'kafkajs';
 import { replayLane, type ReplayInput, type ReplayOptions, type TopicSink } from '../../lambda/replay-worker/core';
 import { kafkaTopicIo } from '../../lambda/replay-worker/topic-producer';
-import { KafkaTestCluster } from './cluster';
+import { useKafkaCluster } from './shared-cluster';
 import { waitFor } from './client';
 import { ARCHIVE, buildLane, HOUR, javaPartitions, LANE, laneKeys, memoryIo, PREFIX, readTopic, report, STATE, T0, type ReadRecord } from './replay-fixtures';
 
-/** The no-loss settings of the MSK configuration (issue 11), as in cluster.test.ts. */
-const NO_LOSS = {
-  'default.replication.factor': '3',
-  'min.insync.replicas': '2',
-  'unclean.leader.election.enable': 'false',
-  'auto.create.topics.enable': 'false',
-};
 const PARTITIONS = 6;
 const topicArn = (topic: string): string => `arn:aws:kafka:us-east-1:123456789012:topic/local/11111111-2222-3333-4444-555555555555-7/${topic}`;
 
@@ -49,22 +41,9 @@ function perKeyOrder(read: readonly ReadRecord[]): Map<string, number[]> {
 }
 
 describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () => {
-  let cluster: KafkaTestCluster;
-  let admin: Admin;
+  const kafka = useKafkaCluster('replay-startup');
 
-  beforeAll(async () => {
-    cluster = await KafkaTestCluster.start({ brokers: 3, serverProperties: NO_LOSS });
-    report('replay-startup', { brokers: 3, controllers: 1, startupMs: cluster.startupMs });
-    admin = cluster.client('admin').admin();
-    await admin.connect();
-  }, 120_000);
-
-  afterAll(async () => {
-    await admin?.disconnect();
-    await cluster?.stop();
-  }, 60_000);
-
-  const createTopic = (topic: string, configEntries: { name: string; value: string }[] = []): Promise<boolean> => admin.createTopics({
+  const createTopic = (topic: string, configEntries: { name: string; value: string }[] = []): Promise<boolean> => kafka.admin.createTopics({
     waitForLeaders: true,
     topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }, ...configEntries] }],
   });
@@ -74,8 +53,8 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
     await createTopic('replayed');
     const keys = laneKeys(48);
     const lane = buildLane({ hours: 3, objectsPerHour: 4, perObject: 250, keys });
-    const topics = kafkaTopicIo(async () => cluster.client('replay-worker'));
-    const before = await admin.fetchTopicMetadata({ topics: ['replayed'] });
+    const topics = kafkaTopicIo(async () => kafka.cluster.client('replay-worker'));
+    const before = await kafka.admin.fetchTopicMetadata({ topics: ['replayed'] });
     const ledByKilled = before.topics[0].partitions.filter((p) => p.leader === 2).map((p) => p.partitionId);
     let written = 0;
     let sendErrors = 0;
@@ -96,7 +75,7 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
           // Not awaited: the kill lands while the next sends are in flight.
           if (kill === undefined && written >= 1000) {
             killedAfter = written;
-            kill = cluster.killBroker(2);
+            kill = kafka.cluster.killBroker(2);
           }
         },
       };
@@ -113,9 +92,9 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
     expect(result.progress.recordsReplayed).toBe(lane.records.length);
 
     // Read back with broker 2 still dead: the acknowledged records are on the two live replicas.
-    await waitFor('broker 2 out of every ISR', () => admin.fetchTopicMetadata({ topics: ['replayed'] }),
+    await waitFor('broker 2 out of every ISR', () => kafka.admin.fetchTopicMetadata({ topics: ['replayed'] }),
       (m) => m.topics[0].partitions.every((p) => !p.isr.includes(2)));
-    const read = await readTopic(cluster.client('reader'), 'replayed');
+    const read = await readTopic(kafka.cluster.client('reader'), 'replayed');
     expect(read).toHaveLength(lane.records.length); // each once: no record lost, none duplicated
     const archivedEvents = lane.records.map((r) => `${r.key}|${r.data.toString('utf8')}`).sort();
     expect(read.map((r) => `${r.key}|${r.value.toString('utf8')}`).sort()).toEqual(archivedEvents);
@@ -123,7 +102,7 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
     const java = javaPartitions(keys, PARTITIONS);
     expect(read.filter((r) => r.partition !== java.get(r.key))).toEqual([]);
     expect(read.filter((r) => r.headers.replay_id !== 'kill-9')).toEqual([]);
-    await cluster.startBroker(2);
+    await kafka.cluster.startBroker(2);
     report('replay-kill-9-mid-replay', {
       archived: lane.records.length, keys: keys.length, partitions: PARTITIONS, partitionsLedByKilledBroker: ledByKilled,
       killedAfterWritten: killedAfter, replayed: result.progress.recordsReplayed, sends: result.progress.putCalls, sendErrorsAfterProducerRetries: sendErrors,
@@ -136,7 +115,7 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
     await createTopic('tight', [{ name: 'max.message.bytes', value: '4096' }]);
     const keys = laneKeys(24);
     const lane = buildLane({ hours: 1, objectsPerHour: 2, perObject: 200, keys, big: new Map([[150, 8000]]) });
-    const topics = kafkaTopicIo(async () => cluster.client('replay-worker-tight'));
+    const topics = kafkaTopicIo(async () => kafka.cluster.client('replay-worker-tight'));
     const state = new Map<string, string>();
     const result = await replayLane(input('too-large', 'tight'), { ...memoryIo(lane, state), openTopic: topics.openTopic }, options());
     await topics.close();
@@ -148,7 +127,7 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
     // The object resumes at the refused record: the 150 before it are committed.
     const checkpoint = JSON.parse(state.get(`replays/too-large/progress/${big.objectKey}`)!) as { written: number };
     expect(checkpoint.written).toBe(150);
-    const read = await readTopic(cluster.client('reader-tight'), 'tight');
+    const read = await readTopic(kafka.cluster.client('reader-tight'), 'tight');
     const readEvents = new Set(read.map((r) => r.value.toString('utf8')));
     expect(read).toHaveLength(readEvents.size);
     // Every record before the refused one is in the topic; every archived record is written or reported failed.
@@ -180,18 +159,18 @@ describe('replay into a topic on a real Kafka cluster (3 brokers, KRaft)', () =>
         }
       },
     });
-    const first = kafkaTopicIo(async () => cluster.client('replay-worker-1'));
+    const first = kafkaTopicIo(async () => kafka.cluster.client('replay-worker-1'));
     void replayLane(input('resumed', 'resumed'), { ...dying, openTopic: first.openTopic }, options());
     await died;
     await first.close();
     // A new invocation (a new container: a new producer id) resumes from the committed state.
-    const second = kafkaTopicIo(async () => cluster.client('replay-worker-2'));
+    const second = kafkaTopicIo(async () => kafka.cluster.client('replay-worker-2'));
     const result = await replayLane(input('resumed', 'resumed'), { ...memoryIo(lane, state), openTopic: second.openTopic }, options());
     await second.close();
     expect(result.error).toBeUndefined();
     expect(result.done).toBe(true);
 
-    const read = await readTopic(cluster.client('reader-resumed'), 'resumed');
+    const read = await readTopic(kafka.cluster.client('reader-resumed'), 'resumed');
     const firstSeen = new Map<string, ReadRecord>();
     for (const r of read) if (!firstSeen.has(r.value.toString('utf8'))) firstSeen.set(r.value.toString('utf8'), r);
     expect([...firstSeen.keys()].sort()).toEqual(lane.records.map((r) => r.data.toString('utf8')).sort());
