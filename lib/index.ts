@@ -37,3 +37,6 @@ export * from './core/kafka-configuration';
 export * from './core/kafka-storage';
 export * from './kafka-cluster/kafka-cluster-props';
 export * from './kafka-cluster/kafka-cluster';
+export * from './core/redshift-refs';
+export * from './core/redshift-sql';
+export * from './handlers/redshift-sql-provider';

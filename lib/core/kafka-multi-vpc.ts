@@ -1,16 +1,13 @@
-import { CfnResource, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type CfnResource, CustomResource, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import * as msk from 'aws-cdk-lib/aws-msk';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as cr from 'aws-cdk-lib/custom-resources';
+import type * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IConstruct } from 'constructs';
-import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks, wildcardResourceFindings } from './acknowledge';
-import { ignoreCfnLint } from './cfn-lint';
 import { propError } from './errors';
 import { KafkaClusterType, type IKafkaCluster } from './kafka-refs';
 import { PipelineKey } from './pipeline-key';
+import { pollingProvider } from './provider-framework';
 import { BundledFunction } from '../handlers/bundled-function';
 
 /** Id of the singleton under the cluster construct. */
@@ -97,18 +94,7 @@ export class KafkaMultiVpcConnectivity extends Construct {
     };
     const onEvent = handler('OnEvent', 'onEvent');
     const isComplete = handler('IsComplete', 'isComplete');
-    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', { encryptionKey, retention: logs.RetentionDays.ONE_YEAR, removalPolicy: RemovalPolicy.RETAIN });
-    this.provider = new cr.Provider(this, 'Provider', {
-      onEventHandler: onEvent,
-      isCompleteHandler: isComplete,
-      queryInterval: QUERY_INTERVAL,
-      totalTimeout: TOTAL_TIMEOUT,
-      logGroup: frameworkLogs,
-      providerFunctionEnvEncryption: encryptionKey,
-      // aws-cdk-lib leaves the waiter unlogged unless told otherwise.
-      disableWaiterStateMachineLogging: false,
-      waiterStateMachineLogOptions: { destination: frameworkLogs, level: sfn.LogLevel.ALL },
-    });
+    this.provider = pollingProvider(this, 'Provider', { onEvent, isComplete, encryptionKey, queryInterval: QUERY_INTERVAL, totalTimeout: TOTAL_TIMEOUT });
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::KafkaMultiVpcIamConnectivity',
@@ -124,7 +110,6 @@ export class KafkaMultiVpcConnectivity extends Construct {
       actions: ['kafka:CreateVpcConnection'],
       resources: [cluster.clusterArn],
     }));
-    this.acknowledgeFindings();
   }
 
   /**
@@ -135,40 +120,6 @@ export class KafkaMultiVpcConnectivity extends Construct {
     resource.node.addDependency(this.resource);
     for (const child of this.node.scope!.node.findAll()) {
       if (child instanceof msk.CfnClusterPolicy) resource.node.addDependency(child);
-    }
-  }
-
-  private acknowledgeFindings(): void {
-    const framework = 'Function of the CDK Provider framework (aws-cdk-lib), deployed and versioned with aws-cdk-lib; it only relays custom-resource events to this construct\'s handlers.';
-    for (const child of this.provider.node.findAll()) {
-      if (child instanceof CfnResource && child.cfnResourceType === 'AWS::Lambda::Function') {
-        ignoreCfnLint(child, 'W3005', 'aws-cdk-lib makes the framework function depend on its role and default policy.');
-        acknowledge(child, {
-          'AwsSolutions-L1': framework,
-          'Serverless-LambdaLatestVersion': framework,
-          'Serverless-LambdaTracing': framework,
-          'Serverless-LambdaDefaultMemorySize': `${framework} aws-cdk-lib sizes it; it only relays one event at a time.`,
-          'Serverless-LambdaDLQ': framework,
-          'Serverless-LambdaAsyncFailureDestination': `${framework} CloudFormation waits for its answer; a failure fails the resource.`,
-          ...inCompliancePacks('LambdaInsideVPC', `${framework} It calls only AWS APIs (Lambda, Step Functions, CloudFormation's response URL).`),
-          ...inCompliancePacks('LambdaDLQ', framework, ['HIPAA.Security', 'NIST.800.53.R5']),
-          ...inCompliancePacks('LambdaConcurrency', framework, ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321']),
-        });
-      }
-      if (child instanceof iam.Role) {
-        acknowledge(child, {
-          ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY),
-          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]': `${framework} aws-cdk-lib attaches this policy to it for its logs.`,
-          ...wildcardResourceFindings(child, (child.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined)?.document, 'The Provider framework invokes this construct\'s handlers and their versions, and polls its own waiter state machine executions; aws-cdk-lib generates these grants.'),
-        });
-      }
-      if (child instanceof CfnResource && child.cfnResourceType === 'AWS::StepFunctions::StateMachine') {
-        ignoreCfnLint(child, 'W3005', 'aws-cdk-lib makes the waiter state machine depend on its role and default policy.');
-        acknowledge(child, {
-          'AwsSolutions-SF2': 'The waiter state machine of the CDK Provider framework only loops isComplete calls; X-Ray traces of it would show no application work.',
-          'Serverless-StepFunctionStateMachineXray': 'The waiter state machine of the CDK Provider framework only loops isComplete calls; X-Ray traces of it would show no application work.',
-        });
-      }
     }
   }
 }
