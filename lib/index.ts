@@ -40,3 +40,6 @@ export * from './kafka-cluster/kafka-cluster';
 export * from './core/redshift-refs';
 export * from './core/redshift-sql';
 export * from './handlers/redshift-sql-provider';
+export * from './core/warehouse-admin';
+export * from './core/warehouse-monitor';
+export * from './core/redshift-warehouse';
