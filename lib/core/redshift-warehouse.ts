@@ -190,8 +190,28 @@ export class RedshiftWarehouse extends Construct implements IRedshiftWarehouse {
       kmsKeyId: this.encryptionKey.keyArn,
       logExports: ['userlog', 'connectionlog', 'useractivitylog'],
       iamRoles: Lazy.list({ produce: () => (this.roleArns.length > 0 ? [...this.roleArns] : undefined) }),
-      namespaceResourcePolicy: Lazy.any({ produce: () => (this.resourcePolicy.isEmpty ? undefined : this.resourcePolicy) }),
+      namespaceResourcePolicy: Lazy.any({ produce: () => this.renderResourcePolicy() }),
     });
+  }
+
+  /**
+   * The resource policy as added, less every reference to this namespace's own ARN: the policy is a
+   * property of the namespace, so naming its ARN would be a circular dependency. The policy applies to
+   * the namespace it is attached to, and CloudFormation's own zero-ETL example (AWS::RDS::Integration)
+   * writes these statements with no `Resource`; a statement left with no other resource gets none.
+   */
+  private renderResourcePolicy(): any {
+    if (this.resourcePolicy.isEmpty) return undefined;
+    const stack = Stack.of(this);
+    const document = stack.resolve(this.resourcePolicy);
+    const self = JSON.stringify(stack.resolve(this.namespace.attrNamespaceNamespaceArn));
+    for (const statement of document.Statement) {
+      if (statement.Resource === undefined) continue;
+      const others = ([] as unknown[]).concat(statement.Resource).filter((r) => JSON.stringify(r) !== self);
+      if (others.length === 0) delete statement.Resource;
+      else statement.Resource = others.length === 1 ? others[0] : others;
+    }
+    return document;
   }
 }
 
