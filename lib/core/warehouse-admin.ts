@@ -57,6 +57,9 @@ function acknowledgeSingleton(scope: Construct): void {
   if (fn) {
     acknowledge(fn, {
       'AwsSolutions-L1': `${why} aws-cdk-lib picks its runtime.`,
+      'Serverless-LambdaDefaultMemorySize': `${why} aws-cdk-lib sizes it; it makes one small API call at a time.`,
+      'Serverless-LambdaDLQ': `${why} CloudFormation waits for its answer; a failure fails the stack operation.`,
+      'Serverless-LambdaTracing': `${why} A trace would show one SDK call.`,
       ...inCompliancePacks('LambdaInsideVPC', `${why} It calls only the Redshift Serverless API and CloudFormation's response URL.`),
       ...inCompliancePacks('LambdaDLQ', `${why} CloudFormation waits for its answer; a failure fails the stack operation.`, ['HIPAA.Security', 'NIST.800.53.R5']),
       ...inCompliancePacks('LambdaConcurrency', `${why} It runs once per stack operation.`, ['HIPAA.Security', 'NIST.800.53.R5', 'PCI.DSS.321']),
