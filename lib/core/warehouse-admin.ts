@@ -1,8 +1,9 @@
-import { Stack } from 'aws-cdk-lib';
+import { CfnResource, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks } from './acknowledge';
+import { ignoreCfnLint, ROLE_DEPENDS_ON } from './cfn-lint';
 
 /** How often a usage limit's RPU-hours start again (the API's `period`). */
 export class UsageLimitPeriod {
@@ -54,7 +55,8 @@ function acknowledgeSingleton(scope: Construct): void {
   if (!singleton) return;
   const fn = singleton.node.defaultChild;
   const why = 'Function of aws-cdk-lib\'s AwsCustomResource (one per stack), deployed and versioned with aws-cdk-lib; it makes one Redshift Serverless API call per CloudFormation event and answers CloudFormation.';
-  if (fn) {
+  if (fn instanceof CfnResource) {
+    ignoreCfnLint(fn, 'W3005', ROLE_DEPENDS_ON);
     acknowledge(fn, {
       'AwsSolutions-L1': `${why} aws-cdk-lib picks its runtime.`,
       'Serverless-LambdaDefaultMemorySize': `${why} aws-cdk-lib sizes it; it makes one small API call at a time.`,
