@@ -7,6 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { addCustomerTotals, addDefaultLake, addFullFraudPipeline, addFullLake, addLakeOnExistingResources } from '../bin/examples';
 import { AlarmPaging, KafkaClusterType, KafkaMonitor, PipelineMonitor } from '../lib';
+import { WarehouseMonitor } from '../lib/core/warehouse-monitor';
 import { newApp } from './support/nag';
 import { expectAlarmTopicsAllowCloudWatch } from './support/alarm-topics';
 import { archiveDestination, s3Destination, synth, userFunction } from './support/template';
@@ -269,13 +270,18 @@ describe('paging', () => {
       m.addConsumerLag('group', 'topic');
       return m;
     });
+    // A warehouse monitor with every alarm: a maximum capacity, a zero-ETL integration and a usage limit that deactivates.
+    const warehouse = new WarehouseMonitor(stack, 'Warehouse', { workgroupName: 'wg', maxCapacity: 64, encryptionKey: lake.encryptionKey });
+    warehouse.addIntegration('11111111-2222-3333-4444-555555555555', 'integration');
+    warehouse.addUsageLimit('limit', 100, true);
     const t = Template.fromStack(stack);
     const resources = t.toJSON().Resources;
-    // The lake's monitor and the fraud pipeline's (the results lake shares the pipeline's alarm action), and the 2 Kafka monitors.
-    expect(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))).toHaveLength(5);
+    // The lake's monitor and the fraud pipeline's (the results lake shares the pipeline's alarm action), the 2 Kafka monitors and the warehouse's.
+    expect(Object.values(t.findResources('AWS::CloudWatch::CompositeAlarm'))).toHaveLength(6);
     const paging: { [alarm: string]: string } = {};
     const monitors: [{ composite?: cw.CompositeAlarm }, { [name: string]: cw.Alarm }][] = [
       [lake.monitor, lake.monitor.alarms], [fraud.monitor, fraud.monitor.alarms], ...kafka.map((m): [KafkaMonitor, { [name: string]: cw.Alarm }] => [m, m.alarmsByName]),
+      [warehouse, warehouse.alarmsByName],
     ];
     for (const [monitor, alarms] of monitors) {
       const composite = resources[stack.getLogicalId(monitor.composite!.node.defaultChild as CfnElement)];
@@ -289,7 +295,7 @@ describe('paging', () => {
         const feeds = causes.includes(`<${id}>`) ? 'cause' : symptoms.includes(`<${id}>`) ? 'symptom' : undefined;
         // An alarm that both pages and feeds pages twice; one that does neither is never heard.
         // Consumers (the example's two mappings, the fraud scorer and publisher) have the same kinds of alarm.
-        const documented = name.replace(/^(CustomerTotals(Replays)?|Scorer|Publisher)/, '<consumer>').replace(/^group\/topic\//, '<group>/<topic>/');
+        const documented = name.replace(/^(CustomerTotals(Replays)?|Scorer|Publisher)/, '<consumer>').replace(/^group\/topic\//, '<group>/<topic>/').replace(/^integration\//, '<integration>/');
         paging[documented] = pages && !feeds ? 'on its own' : feeds && !pages ? `feeds the composite (${feeds})` : `pages: ${pages}, feeds: ${feeds}`;
       }
     }

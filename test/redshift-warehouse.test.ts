@@ -242,14 +242,20 @@ describe('RedshiftWarehouse: options', () => {
     });
   });
 
-  test('the usage limit defaults to monthly and emit-metric, and its alarm does not page', () => {
+  test('the usage limit defaults to monthly and emit-metric, which stops nothing and so gets no alarm', () => {
     const { warehouse, template } = warehouseStack({ usageLimit: { rpuHours: 10 } });
     const limit = Object.values<any>(template().findResources('Custom::RedshiftServerlessUsageLimit'))[0];
     const text = JSON.stringify(limit.Properties.Create);
     expect(text).toContain('\\"period\\":\\"monthly\\"');
     expect(text).toContain('\\"breachAction\\":\\"emit-metric\\"');
-    const composite = propsOf(template(), 'AWS::CloudWatch::CompositeAlarm');
-    expect(JSON.stringify(composite.AlarmRule)).toContain(Stack.of(warehouse).getLogicalId(warehouse.monitor.alarmsByName.UsageLimitNearlyUsed.node.defaultChild as any));
+    expect(warehouse.monitor.alarmsByName.UsageLimitNearlyUsed).toBeUndefined();
+  });
+
+  test('a usage limit that deactivates pages before it is reached, on that usage limit\'s id', () => {
+    const { stack, warehouse, template } = warehouseStack({ usageLimit: { rpuHours: 40, breachAction: UsageLimitBreachAction.DEACTIVATE } });
+    const alarm = template().toJSON().Resources[stack.getLogicalId(warehouse.monitor.alarmsByName.UsageLimitNearlyUsed.node.defaultChild as any)].Properties;
+    expect(alarm).toMatchObject({ MetricName: 'UsageLimitAvailable', Threshold: 4, AlarmActions: [{ Ref: expect.stringMatching(/^WarehouseMonitorAlarmTopic/) }] });
+    expect(alarm.Dimensions[0]).toEqual({ Name: 'UsageLimitId', Value: stack.resolve(warehouse.usageLimitId) });
   });
 
   test('alarms page through the given action', () => {

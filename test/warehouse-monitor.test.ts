@@ -107,6 +107,12 @@ describe('WarehouseMonitor', () => {
     for (const a of b.monitor.alarms) expect(body).toContain(b.stack.getLogicalId(a.node.defaultChild as CfnElement));
   });
 
+  test('a usage limit that only informs (LOG, EMIT_METRIC) is graphed, not alarmed', () => {
+    const m = build({}, false).monitor;
+    m.addUsageLimit('limit-1', 200, false);
+    expect(m.alarmsByName.UsageLimitNearlyUsed).toBeUndefined();
+  });
+
   test('a usage limit that deactivates pages when under 10% remains', () => {
     const s = new Stack(newApp(), 'Usage');
     const m = new WarehouseMonitor(s, 'Monitor', { workgroupName: 'wg-1', alarmAction: new cwActions.SnsAction(new sns.Topic(s, 'T')) });

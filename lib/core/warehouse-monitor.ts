@@ -134,9 +134,10 @@ export class WarehouseMonitor extends Construct {
   }
 
   /**
-   * Alarms when less than 10% of usage limit `usageLimitId`'s `rpuHours` remain (`UsageLimitAvailable`).
-   * With `deactivates` (breach action DEACTIVATE) it pages, since user queries, loads included, stop at the
-   * limit; otherwise it is a cause.
+   * Graphs usage limit `usageLimitId`'s remaining RPU-hours (`UsageLimitAvailable`) and, when it
+   * `deactivates` (breach action DEACTIVATE: user queries, loads included, stop at the limit), pages with
+   * `UsageLimitNearlyUsed` once less than 10% of `rpuHours` remain. A LOG or EMIT_METRIC limit informs
+   * through its own breach action and stops nothing, so it gets no alarm.
    */
   public addUsageLimit(usageLimitId: string, rpuHours: number, deactivates: boolean): void {
     const available = new cw.Metric({
@@ -144,12 +145,17 @@ export class WarehouseMonitor extends Construct {
       dimensionsMap: { UsageLimitId: usageLimitId, UsageType: 'SERVERLESS_COMPUTE', Workgroup: this.workgroupName },
     });
     const threshold = rpuHours / 10;
-    this.alarm('UsageLimitNearlyUsed', 'UsageLimitNearlyUsed', available, deactivates ? 'pages' : 'cause', {
-      threshold, evaluationPeriods: 2, datapointsToAlarm: 1, comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-      alarmDescription: `Under ${threshold} of the usage limit's ${rpuHours} RPU-hours remain this period`
-        + (deactivates ? '; at the limit user queries, loads included, are turned off until the period ends.' : '.'),
-    });
-    this.dashboard.addWidgets(new cw.GraphWidget({ title: 'Usage limit: RPU-hours left', width: 12, left: [available] }));
+    if (deactivates) {
+      this.alarm('UsageLimitNearlyUsed', 'UsageLimitNearlyUsed', available, 'pages', {
+        threshold, evaluationPeriods: 2, datapointsToAlarm: 1, comparisonOperator: cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+        alarmDescription: `Under ${threshold} of the usage limit's ${rpuHours} RPU-hours remain this period; at the limit user queries, `
+          + 'loads included, are turned off until the period ends.',
+      });
+    }
+    this.dashboard.addWidgets(new cw.GraphWidget({
+      title: 'Usage limit: RPU-hours left this period', width: 12, left: [available],
+      leftAnnotations: deactivates ? [{ value: threshold, label: 'alarm', color: cw.Color.RED }] : undefined,
+    }));
     this.router.ensureStatusWidget(this.dashboard);
   }
 
