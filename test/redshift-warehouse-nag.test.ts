@@ -1,4 +1,7 @@
+import { Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { RedshiftSql } from '../lib/core/redshift-sql';
 import { RedshiftWarehouse } from '../lib/core/redshift-warehouse';
 import { UsageLimitBreachAction } from '../lib/core/warehouse-admin';
 import { warehouseVpc } from './redshift-warehouse-support';
@@ -20,5 +23,19 @@ describe('RedshiftWarehouse compliance', () => {
       w.monitor.addIntegration('11111111-2222-3333-4444-555555555555', 'orders');
       new RedshiftWarehouse(stack, 'Second', { vpc });
     });
+  });
+
+  test('the SQL runner works against it: nag-clean, allowed the managed admin secret and its key', () => {
+    let w: RedshiftWarehouse | undefined;
+    expectNagClean((stack) => {
+      w = new RedshiftWarehouse(stack, 'Warehouse', { vpc: warehouseVpc(stack) });
+      new RedshiftSql(stack, 'Schema', { warehouse: w, create: [{ sql: 'CREATE SCHEMA IF NOT EXISTS "sales"' }], drop: [{ sql: 'DROP SCHEMA "sales"' }] });
+    });
+    const stack = Stack.of(w!);
+    const t = Template.fromStack(stack);
+    const secret = stack.resolve(w!.adminSecretArn);
+    const statements = Object.values<any>(t.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Resource: secret }));
+    expect(JSON.stringify(Object.values<any>(t.findResources('Custom::RedshiftSql'))[0].Properties)).toContain(JSON.stringify(secret));
   });
 });

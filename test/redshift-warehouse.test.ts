@@ -266,3 +266,8 @@ describe('RedshiftWarehouse: options', () => {
     Template.fromStack(s).hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'QueriesFailed', AlarmActions: [{ Ref: s.getLogicalId(topic.node.defaultChild as any) }] });
   });
 });
+
+test('snapshot: a warehouse with a maximum capacity and a usage limit', () => {
+  const { template } = warehouseStack({ maxCapacity: 64, usageLimit: { rpuHours: 100, breachAction: UsageLimitBreachAction.DEACTIVATE } });
+  expect(template().toJSON()).toMatchSnapshot();
+});
