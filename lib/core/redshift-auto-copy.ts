@@ -90,9 +90,9 @@ export class RedshiftAutoCopy extends Construct {
     // Source = the bucket, target = the namespace. The name is left to CloudFormation: it must be
     // unique per account and Region.
     this.integration = new redshift.CfnIntegration(this, 'Integration', { sourceArn: bucket.bucketArn, targetArn: warehouse.namespaceArn });
-    // Redshift checks both resource policies when the integration is created.
-    this.integration.node.addDependency(warehouse);
-    if (policyAdded) this.integration.node.addDependency(policyAdded);
+    // Redshift checks both resource policies when the integration is created. The namespace's (and
+    // its roles) come with the namespace, which TargetArn references; the bucket's is a resource of its own.
+    this.integration.node.addDependency(policyAdded);
 
     const table = { schema: this.schemaName, table: this.tableName };
     const create = createTableSql(table.schema, table.table, columns);
@@ -105,7 +105,8 @@ export class RedshiftAutoCopy extends Construct {
       drop: [{ sql: dropTableSql(table.schema, table.table) }],
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    this.tableSql.node.addDependency(warehouse);
+    // After the namespace (through the integration) even when the warehouse's names are literals.
+    this.tableSql.node.addDependency(this.integration);
 
     this.jobSql = new RedshiftSql(this, 'Job', {
       warehouse,
@@ -127,9 +128,9 @@ export class RedshiftAutoCopy extends Construct {
       // A job matches its FROM bucket to an integration: create it once the integration is active.
       waitForIntegration: { integrationArn: this.integration.attrIntegrationArn },
     });
-    // The job reads as the role, into the table, through the integration: all must exist first, and
-    // on delete it is dropped before any of them goes.
-    this.jobSql.node.addDependency(this.tableSql, this.integration, this.role, warehouse);
+    // The job reads as the role (with its policy), into the table, through the integration (both
+    // referenced): all exist first, and on delete the job is dropped before any of them goes.
+    this.jobSql.node.addDependency(this.tableSql, this.role.node.findChild('DefaultPolicy'));
   }
 
   private validateNames(props: RedshiftAutoCopyProps): void {
