@@ -171,7 +171,7 @@ describe('RedshiftAutoCopy from the example lake', () => {
 });
 
 describe('RedshiftAutoCopy options', () => {
-  test('golden SQL: no nested column, no SERIALIZETOJSON; a schema and job name of one\'s own; DESTROY drops the table', () => {
+  test('golden SQL: no nested column, no SERIALIZETOJSON; a schema (created if missing) and job name of one\'s own; DESTROY drops the table', () => {
     const schema = [
       { name: 'event_id', type: glue.Schema.STRING },
       { name: 'event_time', type: glue.Schema.TIMESTAMP },
@@ -181,7 +181,12 @@ describe('RedshiftAutoCopy options', () => {
     const { template: t, stack, lake, copy } = build(schema, { schema: 'sales', table: 'orders', jobName: 'orders_load', removalPolicy: RemovalPolicy.DESTROY });
     const table = sqlResource(t, 'CopyTable');
     // Column names are lowercased, as Glue and Athena do, so queries need no quotes.
-    expect(table.Properties.Create).toEqual([{ Sql: 'CREATE TABLE IF NOT EXISTS "sales"."orders" ("event_id" VARCHAR(65535), "event_time" TIMESTAMP, "amount" DECIMAL(18,4), "code" VARCHAR(12))' }]);
+    expect(table.Properties.Create).toEqual([
+      { Sql: 'CREATE SCHEMA IF NOT EXISTS "sales"' },
+      { Sql: 'CREATE TABLE IF NOT EXISTS "sales"."orders" ("event_id" VARCHAR(65535), "event_time" TIMESTAMP, "amount" DECIMAL(18,4), "code" VARCHAR(12))' },
+    ]);
+    expect(table.Properties.Update.slice(0, 2)).toEqual(table.Properties.Create);
+    expect(table.Properties.Update[2]).toEqual({ Sql: 'ALTER TABLE "sales"."orders" ADD COLUMN "event_id" VARCHAR(65535)', IgnoreErrorMatching: 'already exists' });
     expect(table.Properties.Drop).toEqual([{ Sql: 'DROP TABLE IF EXISTS "sales"."orders"' }]);
     expect(table.Properties.RemovalPolicy).toBe('destroy');
     const job = sqlResource(t, 'CopyJob');

@@ -11,7 +11,7 @@ import type { IRedshiftWarehouse } from './redshift-refs';
 import { RedshiftSql } from './redshift-sql';
 import { identifierProblem, MAX_IDENTIFIER_BYTES } from './redshift-sql-text';
 import { redshiftTypeOf } from './redshift-types';
-import { addColumnSql, type CopyColumn, copyJobCreateSql, copyJobDropSql, createTableSql, dropTableSql } from './sql/copy-job-sql';
+import { addColumnSql, type CopyColumn, copyJobCreateSql, copyJobDropSql, createSchemaSql, createTableSql, dropTableSql } from './sql/copy-job-sql';
 import type { StreamingLake } from '../streaming-lake/streaming-lake';
 
 /** Properties of a {@link RedshiftAutoCopy}. */
@@ -25,7 +25,7 @@ export interface RedshiftAutoCopyProps {
   readonly lake: StreamingLake;
   /** The target table (a lowercase Redshift identifier), created if it does not exist. */
   readonly table: string;
-  /** The target table's schema (it must exist; `public` always does). @default 'public' */
+  /** The target table's schema, created if missing (and never dropped). @default 'public' */
   readonly schema?: string;
   /**
    * The COPY JOB's name: a lowercase identifier without hyphens, unique in the warehouse.
@@ -95,13 +95,14 @@ export class RedshiftAutoCopy extends Construct {
     this.integration.node.addDependency(policyAdded);
 
     const table = { schema: this.schemaName, table: this.tableName };
-    const create = createTableSql(table.schema, table.table, columns);
+    // `public` always exists; another schema is created if missing and never dropped (it may hold other objects).
+    const create = [...(table.schema === 'public' ? [] : [{ sql: createSchemaSql(table.schema) }]), { sql: createTableSql(table.schema, table.table, columns) }];
     this.tableSql = new RedshiftSql(this, 'Table', {
       warehouse,
-      create: [{ sql: create }],
+      create,
       // An update never drops the table (user data): it creates it if missing (renamed) and appends
       // columns appended to the lake's schema; existing ones fail with "already exists", which counts as done.
-      update: [{ sql: create }, ...columns.map((c) => ({ sql: addColumnSql(table.schema, table.table, c), ignoreErrorMatching: 'already exists' }))],
+      update: [...create, ...columns.map((c) => ({ sql: addColumnSql(table.schema, table.table, c), ignoreErrorMatching: 'already exists' }))],
       drop: [{ sql: dropTableSql(table.schema, table.table) }],
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

@@ -49,6 +49,11 @@ export function addColumnSql(schema: string, table: string, column: CopyColumn):
   return `ALTER TABLE ${sqlQualified(schema, table)} ADD COLUMN ${sqlIdent(column.name)} ${column.sql}`;
 }
 
+/** `CREATE SCHEMA IF NOT EXISTS "schema"` (never dropped: a schema may hold other objects). */
+export function createSchemaSql(schema: string): string {
+  return `CREATE SCHEMA IF NOT EXISTS ${sqlIdent(schema)}`;
+}
+
 /** `DROP TABLE IF EXISTS "schema"."table"`. */
 export function dropTableSql(schema: string, table: string): string {
   return `DROP TABLE IF EXISTS ${sqlQualified(schema, table)}`;
