@@ -14,15 +14,8 @@ import { redshiftTypeOf } from './redshift-types';
 import { addColumnSql, type CopyColumn, copyJobCreateSql, copyJobDropSql, createSchemaSql, createTableSql, dropTableSql } from './sql/copy-job-sql';
 import type { StreamingLake } from '../streaming-lake/streaming-lake';
 
-/** Properties of a {@link RedshiftAutoCopy}. */
-export interface RedshiftAutoCopyProps {
-  /** The warehouse the lake's curated data loads into. */
-  readonly warehouse: IRedshiftWarehouse;
-  /**
-   * The lake whose curated Parquet files load. Its Glue schema gives the table's columns, in order;
-   * its curated bucket is the integration's source.
-   */
-  readonly lake: StreamingLake;
+/** Where and how a lake's curated data loads (what a warehouse's `autoCopy(lake, options)` takes). */
+export interface AutoCopyOptions {
   /** The target table (a lowercase Redshift identifier), created if it does not exist. */
   readonly table: string;
   /** The target table's schema, created if missing (and never dropped). @default 'public' */
@@ -37,6 +30,17 @@ export interface RedshiftAutoCopyProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Properties of a {@link RedshiftAutoCopy}. */
+export interface RedshiftAutoCopyProps extends AutoCopyOptions {
+  /** The warehouse the lake's curated data loads into. */
+  readonly warehouse: IRedshiftWarehouse;
+  /**
+   * The lake whose curated Parquet files load. Its Glue schema gives the table's columns, in order;
+   * its curated bucket is the integration's source.
+   */
+  readonly lake: StreamingLake;
 }
 
 /** Redshift's limit of S3 event integrations per target warehouse. */
