@@ -163,6 +163,16 @@ describe('RedshiftAutoCopy from the example lake', () => {
     ]);
   });
 
+  test('snapshot of what the auto-copy adds (its own resources and the bucket policy)', () => {
+    const resources = b.template.toJSON().Resources as { [id: string]: any };
+    const mine = Object.fromEntries(Object.entries(resources).filter(([id]) => id.startsWith('Copy') || id.startsWith('LakeCuratedPolicy')));
+    expect(Object.keys(mine).sort()).toEqual([
+      expect.stringMatching(/^CopyIntegration/), expect.stringMatching(/^CopyJob/), expect.stringMatching(/^CopyRoleDefaultPolicy/),
+      expect.stringMatching(/^CopyRole[0-9A-F]{8}$/), expect.stringMatching(/^CopyTable/), expect.stringMatching(/^LakeCuratedPolicy/),
+    ]);
+    expect(mine).toMatchSnapshot();
+  });
+
   test('the public API names what it made', () => {
     expect(b.copy.schemaName).toBe('public');
     expect(b.copy.tableName).toBe('events');
