@@ -43,3 +43,4 @@ export * from './handlers/redshift-sql-provider';
 export * from './core/warehouse-admin';
 export * from './core/warehouse-monitor';
 export * from './core/redshift-warehouse';
+export * from './core/redshift-auto-copy';

@@ -27,12 +27,14 @@ export function identifierProblem(name: string): string | undefined {
 
 /**
  * `name` as a delimited identifier: wrapped in double quotes, each `"` doubled. Refuses what no
- * quoting can carry (empty, NUL, over 127 bytes).
+ * quoting can carry: empty, over 127 bytes, or a control character (NUL, newline, tab, DEL…):
+ * Redshift's delimited identifiers take printable characters only.
  */
 export function sqlIdent(name: string): string {
   if (Token.isUnresolved(name)) throw new Error(`sqlIdent: '${name}' is a token; identifiers must be literal names`);
-  if (name.length === 0 || name.includes('\0') || Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
-    throw new Error(`sqlIdent: ${JSON.stringify(name)} is not a Redshift identifier (1–${MAX_IDENTIFIER_BYTES} bytes, no NUL)`);
+  // eslint-disable-next-line no-control-regex
+  if (name.length === 0 || /[\u0000-\u001f\u007f]/.test(name) || Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
+    throw new Error(`sqlIdent: ${JSON.stringify(name)} is not a Redshift identifier (1–${MAX_IDENTIFIER_BYTES} bytes of printable characters)`);
   }
   return `"${name.replace(/"/g, '""')}"`;
 }
@@ -55,4 +57,14 @@ export function sqlLiteral(value: string): string {
   if (value.includes('\0')) throw new Error(`sqlLiteral: ${JSON.stringify(value)} holds a NUL character`);
   const parts = value.split(STRING_TOKEN).map((part, i) => i % 2 === 1 ? part : part.replace(/\\/g, '\\\\').replace(/'/g, "''"));
   return `'${parts.join('')}'`;
+}
+
+/**
+ * `name` as it is, where SQL takes a plain name and no delimited identifier (`COPY JOB … <name>`):
+ * only a name {@link identifierProblem} accepts, which needs no quoting.
+ */
+export function sqlName(name: string): string {
+  const problem = identifierProblem(name);
+  if (problem) throw new Error(`sqlName: ${JSON.stringify(name)} ${problem}`);
+  return name;
 }

@@ -15,6 +15,10 @@ export interface RedshiftColumnType {
 export const MAX_VARCHAR = 65535;
 /** Redshift's longest VARBYTE, in bytes. */
 export const MAX_VARBYTE = 1024000;
+/** Hive's (and Glue's) longest CHAR, in characters. */
+export const MAX_GLUE_CHAR = 255;
+/** Bytes of the longest UTF-8 character. */
+const MAX_UTF8_BYTES = 4;
 /** Redshift's largest DECIMAL precision. */
 export const MAX_DECIMAL_PRECISION = 38;
 
@@ -55,9 +59,13 @@ export function redshiftTypeOf(type: glue.Type | string): RedshiftColumnType | {
   const sized = /^(char|varchar)\s*\(\s*(\d+)\s*\)$/.exec(text);
   if (sized) {
     const length = Number(sized[2]);
-    const max = sized[1] === 'char' ? 4096 : MAX_VARCHAR;
-    if (length < 1 || length > max) return { problem: `has length ${length}; Redshift's ${sized[1].toUpperCase()} takes 1–${max}` };
-    return { sql: `${sized[1].toUpperCase()}(${length})`, nested: false };
+    const max = sized[1] === 'char' ? MAX_GLUE_CHAR : MAX_VARCHAR;
+    if (length < 1 || length > max) return { problem: `has length ${length}; Glue's ${sized[1].toUpperCase()} takes 1–${max}` };
+    // Glue counts characters, Redshift bytes: n characters take up to 4n UTF-8 bytes, and a value
+    // too long fails its whole file (a COPY JOB takes no MAXERROR). Redshift's CHAR holds
+    // single-byte characters only, so char(n) loads into VARCHAR as well (trailing blanks compare
+    // as insignificant in both).
+    return { sql: `VARCHAR(${Math.min(length * MAX_UTF8_BYTES, MAX_VARCHAR)})`, nested: false };
   }
   return { problem: `('${text}') has no Redshift type a Parquet COPY can load into` };
 }
