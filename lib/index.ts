@@ -40,3 +40,4 @@ export * from './kafka-cluster/kafka-cluster';
 export * from './core/redshift-refs';
 export * from './core/redshift-sql';
 export * from './handlers/redshift-sql-provider';
+export * from './core/redshift-streaming-ingestion';
