@@ -106,8 +106,9 @@ export class RedshiftStreamingIngestion extends Construct {
     const sql = (sqlId: string, create: SqlStatement[], drop: SqlStatement[], update?: SqlStatement[]) =>
       new RedshiftSql(this, sqlId, { warehouse, create, drop, update, removalPolicy });
     this.externalSchema = sql('ExternalSchema', [{ sql: createExternalSchemaSql(names.schema, source) }], [{ sql: dropExternalSchemaSql(names.schema) }]);
-    // The view reads the source at once (from TRIM_HORIZON / offset 0): the role's policy must be in place.
-    this.externalSchema.node.addDependency(this.role);
+    // The view reads the source at once (from TRIM_HORIZON / offset 0): the role's policy must be in place
+    // (the role itself is already implied by the GetAtt of its ARN).
+    this.externalSchema.node.addDependency(this.role.node.findChild('DefaultPolicy'));
 
     const sourceName = props.stream ? props.stream.streamName : props.topic!.topicName;
     const createView = createMaterializedViewSql(names.viewSchema, names.view, names.schema, source.kind, sourceName);
