@@ -164,7 +164,7 @@ describe('RedshiftStreamingIngestion options', () => {
     (stream.node.defaultChild as kinesis.CfnStream).maxRecordSizeInKiB = 10240;
     const ingestion = new RedshiftStreamingIngestion(stack, 'Ingest', { warehouse, stream, view: 'big' });
     const warnings = ingestion.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data));
-    expect(warnings).toEqual([expect.stringContaining('The stream takes records up to 10240 KiB; Redshift streaming ingestion holds a record in VARBYTE(1024000) and skips larger ones')]);
+    expect(warnings).toEqual([expect.stringContaining('The stream takes records up to 10240 KiB; Redshift streaming ingestion holds a record in VARBYTE(1024000) and cannot ingest a larger one')]);
   });
 
   test('a stream without a customer key gets no kms statement', () => {

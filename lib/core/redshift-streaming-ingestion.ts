@@ -207,7 +207,7 @@ export class RedshiftStreamingIngestion extends Construct {
     const maxKiB = cfn instanceof kinesis.CfnStream ? cfn.maxRecordSizeInKiB : undefined;
     if (typeof maxKiB === 'number' && maxKiB * 1024 > MAX_VARBYTE) {
       Annotations.of(this).addWarningV2('cdk-streaming-pipelines:streamingRecordSize',
-        `The stream takes records up to ${maxKiB} KiB; Redshift streaming ingestion holds a record in VARBYTE(${MAX_VARBYTE}) and skips larger ones (SYS_STREAM_SCAN_ERRORS lists them).`);
+        `The stream takes records up to ${maxKiB} KiB; Redshift streaming ingestion holds a record in VARBYTE(${MAX_VARBYTE}) and cannot ingest a larger one (look in SYS_STREAM_SCAN_ERRORS).`);
     }
     return { kind: 'kinesis', roleArn: this.role.roleArn };
   }
