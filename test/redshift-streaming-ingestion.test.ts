@@ -10,7 +10,7 @@ import { newApp } from './support/nag';
 import { StubRedshiftWarehouse } from './support/redshift-warehouse-stub';
 import { joinToString } from './support/template';
 
-/** The `Custom::RedshiftSql` resource of `ingestion`'s child `id` (ExternalSchema, MaterializedView, TypedView). */
+/** The `Custom::RedshiftSql` resource of `ingestion`'s child `id` (MaterializedView, TypedView). */
 function sqlResource(template: Template, stack: Stack, ingestion: RedshiftStreamingIngestion, id: string): any {
   const child = ingestion.node.findChild(id).node.findChild('Resource').node.defaultChild as CfnElement;
   return template.toJSON().Resources[stack.getLogicalId(child)];
@@ -45,24 +45,26 @@ describe('RedshiftStreamingIngestion from Kinesis', () => {
   const { stack, warehouse, key, stream, ingestion, template, sql, logicalId } = kinesisSetup();
   const streamRef = stack.getLogicalId(stream.node.defaultChild as CfnElement);
   const roleId = logicalId(ingestion.role);
+  const createSchema = { 'Fn::Join': ['', ['CREATE EXTERNAL SCHEMA IF NOT EXISTS "orders_kinesis" FROM KINESIS IAM_ROLE \'', { 'Fn::GetAtt': [roleId, 'Arn'] }, '\'']] };
   const createView = { 'Fn::Join': ['', [`CREATE MATERIALIZED VIEW "public"."orders" AUTO REFRESH YES AS ${KINESIS_SELECT} FROM "orders_kinesis"."`, { Ref: streamRef }, '"']] };
 
-  test('creates the external schema FROM KINESIS with its role, and drops it', () => {
-    const schema = sql('ExternalSchema').Properties;
-    expect(schema.Create).toEqual([{ Sql: { 'Fn::Join': ['', ['CREATE EXTERNAL SCHEMA IF NOT EXISTS "orders_kinesis" FROM KINESIS IAM_ROLE \'', { 'Fn::GetAtt': [roleId, 'Arn'] }, '\'']] } }]);
-    expect(schema.Drop).toEqual([{ Sql: 'DROP SCHEMA IF EXISTS "orders_kinesis"' }]);
-    expect(schema.Update).toBeUndefined();
+  test('creates the external schema FROM KINESIS with its role, then one auto-refreshing materialized view keeping every record', () => {
+    expect(sql('MaterializedView').Properties.Create).toEqual([
+      { Sql: createSchema },
+      { Sql: createView, IgnoreErrorMatching: 'already exists' },
+    ]);
+    expect(JSON.stringify(sql('MaterializedView').Properties.Create)).not.toContain('WHERE'); // no record is filtered out
   });
 
-  test('creates one auto-refreshing materialized view keeping every record: payload when JSON, raw bytes when not', () => {
-    const view = sql('MaterializedView').Properties;
-    expect(view.Create).toEqual([{ Sql: createView, IgnoreErrorMatching: 'already exists' }]);
-    expect(view.Drop).toEqual([{ Sql: 'DROP MATERIALIZED VIEW IF EXISTS "public"."orders"' }]);
-    expect(JSON.stringify(view.Create)).not.toContain('WHERE'); // no record is filtered out
+  test('drops the view, then the external schema', () => {
+    expect(sql('MaterializedView').Properties.Drop).toEqual([
+      { Sql: 'DROP MATERIALIZED VIEW IF EXISTS "public"."orders"' },
+      { Sql: 'DROP SCHEMA IF EXISTS "orders_kinesis"' },
+    ]);
   });
 
-  test('an update never drops the view: it only creates it when missing', () => {
-    expect(sql('MaterializedView').Properties.Update).toEqual([{ Sql: createView, IgnoreErrorMatching: 'already exists' }]);
+  test('an update never drops anything: it only creates the schema and the view when missing', () => {
+    expect(sql('MaterializedView').Properties.Update).toEqual([{ Sql: createSchema }, { Sql: createView, IgnoreErrorMatching: 'already exists' }]);
   });
 
   test('a late-binding typed view casts each field from the SUPER payload', () => {
@@ -77,12 +79,10 @@ describe('RedshiftStreamingIngestion from Kinesis', () => {
     expect(ingestion.typedViewName).toBe('orders_typed');
   });
 
-  test('runs in order: role and policy, schema, view, typed view; retained on delete by default', () => {
-    expect(sql('ExternalSchema').DependsOn).toEqual([stack.getLogicalId(ingestion.role.node.findChild('DefaultPolicy').node.defaultChild as CfnElement)]);
-    expect(JSON.stringify(sql('ExternalSchema').Properties.Create)).toContain(JSON.stringify({ 'Fn::GetAtt': [roleId, 'Arn'] }));
-    expect(sql('MaterializedView').DependsOn).toEqual([logicalId(ingestion.externalSchema.node.findChild('Resource'))]);
+  test('runs in order: role and policy, schema and view, typed view; retained on delete by default', () => {
+    expect(sql('MaterializedView').DependsOn).toEqual([stack.getLogicalId(ingestion.role.node.findChild('DefaultPolicy').node.defaultChild as CfnElement)]);
     expect(sql('TypedView').DependsOn).toEqual([logicalId(ingestion.materializedView.node.findChild('Resource'))]);
-    for (const id of ['ExternalSchema', 'MaterializedView', 'TypedView']) expect(sql(id).Properties.RemovalPolicy).toBe('retain');
+    for (const id of ['MaterializedView', 'TypedView']) expect(sql(id).Properties.RemovalPolicy).toBe('retain');
   });
 
   test('the role is assumed by Redshift (provisioned and Serverless) and associated with the namespace', () => {
@@ -121,14 +121,16 @@ describe('RedshiftStreamingIngestion from Kinesis', () => {
 describe('RedshiftStreamingIngestion options', () => {
   test('removalPolicy DESTROY drops the typed view, the materialized view and the schema on delete', () => {
     const { sql } = kinesisSetup({ removalPolicy: RemovalPolicy.DESTROY });
-    for (const id of ['ExternalSchema', 'MaterializedView', 'TypedView']) expect(sql(id).Properties.RemovalPolicy).toBe('destroy');
+    for (const id of ['MaterializedView', 'TypedView']) expect(sql(id).Properties.RemovalPolicy).toBe('destroy');
   });
 
-  test('allowReplacement makes an update drop and re-create the materialized view', () => {
+  test('allowReplacement makes an update drop and re-create the materialized view and its schema', () => {
     const { sql } = kinesisSetup({ allowReplacement: true });
     const update = sql('MaterializedView').Properties.Update;
-    expect(update.map((s: any) => joinToString(s.Sql).split(' AS SELECT')[0])).toEqual([
+    expect(update.map((s: any) => joinToString(s.Sql).split(/ AS SELECT| FROM KINESIS/)[0])).toEqual([
       'DROP MATERIALIZED VIEW IF EXISTS "public"."orders"',
+      'DROP SCHEMA IF EXISTS "orders_kinesis"',
+      'CREATE EXTERNAL SCHEMA IF NOT EXISTS "orders_kinesis"',
       'CREATE MATERIALIZED VIEW "public"."orders" AUTO REFRESH YES',
     ]);
     expect(update.every((s: any) => s.IgnoreErrorMatching === undefined)).toBe(true);
@@ -137,15 +139,15 @@ describe('RedshiftStreamingIngestion options', () => {
   test('viewSchema, schema and typedView name the objects', () => {
     const { sql, stack } = kinesisSetup({ viewSchema: 'analytics', schema: 'kds', typedView: 'orders_v' });
     const streamRef = '{' + stack.getLogicalId((stack.node.findChild('Orders').node.defaultChild as CfnElement)) + '}';
-    expect(joinToString(sql('MaterializedView').Properties.Create[0].Sql)).toBe(`CREATE MATERIALIZED VIEW "analytics"."orders" AUTO REFRESH YES AS ${KINESIS_SELECT} FROM "kds"."${streamRef}"`);
-    expect(joinToString(sql('ExternalSchema').Properties.Create[0].Sql)).toMatch(/^CREATE EXTERNAL SCHEMA IF NOT EXISTS "kds" FROM KINESIS/);
+    expect(joinToString(sql('MaterializedView').Properties.Create[1].Sql)).toBe(`CREATE MATERIALIZED VIEW "analytics"."orders" AUTO REFRESH YES AS ${KINESIS_SELECT} FROM "kds"."${streamRef}"`);
+    expect(joinToString(sql('MaterializedView').Properties.Create[0].Sql)).toMatch(/^CREATE EXTERNAL SCHEMA IF NOT EXISTS "kds" FROM KINESIS/);
     expect(sql('TypedView').Properties.Create[0].Sql).toMatch(/^CREATE OR REPLACE VIEW "analytics"."orders_v" AS .* FROM "analytics"."orders" WITH NO SCHEMA BINDING$/);
   });
 
   test('without fields there is no typed view', () => {
     const { ingestion, template } = kinesisSetup({ fields: [] });
     expect(ingestion.typedView).toBeUndefined();
-    expect(Object.keys(template.findResources('Custom::RedshiftSql'))).toHaveLength(2);
+    expect(Object.keys(template.findResources('Custom::RedshiftSql'))).toHaveLength(1);
   });
 
   test('a literal stream name is quoted as an identifier', () => {
@@ -154,7 +156,7 @@ describe('RedshiftStreamingIngestion options', () => {
     const stream = kinesis.Stream.fromStreamArn(stack, 'Imported', 'arn:aws:kinesis:eu-west-1:111122223333:stream/Orders"Stream');
     const ingestion = new RedshiftStreamingIngestion(stack, 'Ingest', { warehouse, stream, view: 'orders' });
     const view = sqlResource(Template.fromStack(stack), stack, ingestion, 'MaterializedView');
-    expect(view.Properties.Create[0].Sql).toBe(`CREATE MATERIALIZED VIEW "public"."orders" AUTO REFRESH YES AS ${KINESIS_SELECT} FROM "orders_kinesis"."Orders""Stream"`);
+    expect(view.Properties.Create[1].Sql).toBe(`CREATE MATERIALIZED VIEW "public"."orders" AUTO REFRESH YES AS ${KINESIS_SELECT} FROM "orders_kinesis"."Orders""Stream"`);
   });
 
   test('warns when the stream takes records larger than streaming ingestion can hold', () => {
@@ -193,14 +195,14 @@ describe('RedshiftStreamingIngestion from an MSK topic', () => {
       const roleId = stack.getLogicalId(ingestion.role.node.defaultChild as CfnElement);
 
       test('creates the external schema FROM MSK with IAM authentication and the cluster ARN', () => {
-        expect(joinToString(sql('ExternalSchema').Create[0].Sql)).toBe(
+        expect(joinToString(sql('MaterializedView').Create[0].Sql)).toBe(
           `CREATE EXTERNAL SCHEMA IF NOT EXISTS "orders_msk" FROM MSK IAM_ROLE '{${roleId}.Arn}' AUTHENTICATION iam `
           + 'CLUSTER_ARN \'arn:{AWS::Partition}:kafka:{AWS::Region}:{AWS::AccountId}:cluster/stub-cluster/11111111-2222-3333-4444-555555555555-7\'');
-        expect(sql('ExternalSchema').Drop).toEqual([{ Sql: 'DROP SCHEMA IF EXISTS "orders_msk"' }]);
+        expect(sql('MaterializedView').Drop[1]).toEqual({ Sql: 'DROP SCHEMA IF EXISTS "orders_msk"' });
       });
 
       test('the view lands every record of the topic with its Kafka metadata', () => {
-        expect(sql('MaterializedView').Create).toEqual([{
+        expect(sql('MaterializedView').Create.slice(1)).toEqual([{
           Sql: 'CREATE MATERIALIZED VIEW "public"."orders" AUTO REFRESH YES AS SELECT kafka_partition, kafka_offset, kafka_timestamp_type, kafka_timestamp, kafka_key, kafka_headers, '
             + 'CASE WHEN CAN_JSON_PARSE(kafka_value) THEN JSON_PARSE(kafka_value) END AS payload, '
             + 'CASE WHEN NOT CAN_JSON_PARSE(kafka_value) THEN kafka_value END AS raw_data FROM "orders_msk"."orders"',

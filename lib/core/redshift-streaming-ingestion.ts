@@ -75,9 +75,10 @@ const CLAIMS = new WeakMap<IRedshiftWarehouse, Map<string, string>>();
 export class RedshiftStreamingIngestion extends Construct {
   /** The role Redshift assumes to read the stream or topic (associated with the namespace). */
   public readonly role: iam.Role;
-  /** The external schema. */
-  public readonly externalSchema: RedshiftSql;
-  /** The base materialized view. */
+  /**
+   * The external schema and the base materialized view: one resource, so that its statements run in
+   * order (schema, then view; view, then schema when dropping).
+   */
   public readonly materializedView: RedshiftSql;
   /** The typed view, when `fields` are given. */
   public readonly typedView?: RedshiftSql;
@@ -105,17 +106,16 @@ export class RedshiftStreamingIngestion extends Construct {
 
     const sql = (sqlId: string, create: SqlStatement[], drop: SqlStatement[], update?: SqlStatement[]) =>
       new RedshiftSql(this, sqlId, { warehouse, create, drop, update, removalPolicy });
-    this.externalSchema = sql('ExternalSchema', [{ sql: createExternalSchemaSql(names.schema, source) }], [{ sql: dropExternalSchemaSql(names.schema) }]);
+    const sourceName = props.stream ? props.stream.streamName : props.topic!.topicName;
+    const createSchema = { sql: createExternalSchemaSql(names.schema, source) };
+    const createView = { sql: createMaterializedViewSql(names.viewSchema, names.view, names.schema, source.kind, sourceName) };
+    const drop = [{ sql: dropMaterializedViewSql(names.viewSchema, names.view) }, { sql: dropExternalSchemaSql(names.schema) }];
+    // A view that exists is kept as it is (its data outlives the stream's retention): CREATE has no IF NOT EXISTS.
+    const createIfMissing = [createSchema, { ...createView, ignoreErrorMatching: 'already exists' }];
+    this.materializedView = sql('MaterializedView', createIfMissing, drop, props.allowReplacement ? [...drop, createSchema, createView] : createIfMissing);
     // The view reads the source at once (from TRIM_HORIZON / offset 0): the role's policy must be in place
     // (the role itself is already implied by the GetAtt of its ARN).
-    this.externalSchema.node.addDependency(this.role.node.findChild('DefaultPolicy'));
-
-    const sourceName = props.stream ? props.stream.streamName : props.topic!.topicName;
-    const createView = createMaterializedViewSql(names.viewSchema, names.view, names.schema, source.kind, sourceName);
-    const dropView = dropMaterializedViewSql(names.viewSchema, names.view);
-    this.materializedView = sql('MaterializedView', [{ sql: createView, ignoreErrorMatching: 'already exists' }], [{ sql: dropView }],
-      props.allowReplacement ? [{ sql: dropView }, { sql: createView }] : [{ sql: createView, ignoreErrorMatching: 'already exists' }]);
-    this.materializedView.node.addDependency(this.externalSchema);
+    this.materializedView.node.addDependency(this.role.node.findChild('DefaultPolicy'));
 
     if (columns.length > 0) {
       this.typedViewName = names.typedView;
