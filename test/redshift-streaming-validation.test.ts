@@ -1,4 +1,5 @@
-import { Stack } from 'aws-cdk-lib';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -55,6 +56,15 @@ describe('RedshiftStreamingIngestion validation', () => {
     expect(errorOf(() => ({ typedView: 'a'.repeat(128) }))).toMatch(/^`typedView` \('a+'\) must be at most 127 bytes/);
   });
 
+  test('refuses an external schema that is the views\' schema or public', () => {
+    expect(errorOf(() => ({ schema: 'public' }))).toBe('`schema` (\'public\') must be a schema of its own: it maps the stream and is dropped with the view, so it cannot be `viewSchema` or public');
+    expect(errorOf(() => ({ schema: 'analytics', viewSchema: 'analytics' }))).toMatch(/^`schema` \('analytics'\) must be a schema of its own/);
+  });
+
+  test('refuses a typed view named like the materialized view', () => {
+    expect(errorOf(() => ({ typedView: 'orders' }))).toBe('`typedView` (\'orders\') must differ from `view`, the materialized view\'s name');
+  });
+
   test('derives the schema and typed view names within the identifier limit', () => {
     const f = fixture();
     const view = `v${'x'.repeat(126)}`;
@@ -76,6 +86,16 @@ describe('RedshiftStreamingIngestion validation', () => {
 
   test('refuses a field named like a column the view already has', () => {
     expect(errorOf(() => ({ fields: [{ name: 'payload', path: 'p', type: glue.Schema.STRING }] }))).toMatch(/^`fields\[0\]\.name` \('payload'\) is already a column of the view/);
+  });
+
+  test('quotes hostile JSON keys instead of refusing them', () => {
+    const f = fixture();
+    const ingestion = new RedshiftStreamingIngestion(f.stack, 'Ingest', {
+      warehouse: f.warehouse, stream: f.stream, view: 'orders', fields: [{ name: 'w', path: 'we"ird; DROP TABLE x;--.Key', type: glue.Schema.BIG_INT }],
+    });
+    const id = f.stack.getLogicalId(ingestion.typedView!.node.findChild('Resource').node.defaultChild as CfnElement);
+    const typed = Template.fromStack(f.stack).toJSON().Resources[id].Properties.Create[0].Sql;
+    expect(typed).toContain('payload."we""ird; DROP TABLE x;--"."Key"::BIGINT AS "w"');
   });
 
   test('refuses a field path with an empty key', () => {

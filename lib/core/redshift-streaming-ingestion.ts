@@ -138,12 +138,18 @@ export class RedshiftStreamingIngestion extends Construct {
     };
     const view = check('view', props.view);
     const derived = (suffix: string) => `${view.slice(0, MAX_IDENTIFIER_BYTES - suffix.length)}${suffix}`;
-    return {
+    const names = {
       view,
       viewSchema: check('viewSchema', props.viewSchema ?? 'public'),
       schema: check('schema', props.schema ?? derived(props.stream ? '_kinesis' : '_msk')),
       typedView: check('typedView', props.typedView ?? derived('_typed')),
     };
+    // The external schema is created IF NOT EXISTS and dropped with the view: it must not be a schema of tables.
+    if (names.schema === names.viewSchema || names.schema === 'public') {
+      throw propError(this, 'schema', `('${names.schema}') must be a schema of its own: it maps the stream and is dropped with the view, so it cannot be \`viewSchema\` or public`);
+    }
+    if (names.typedView === view) throw propError(this, 'typedView', `('${view}') must differ from \`view\`, the materialized view's name`);
+    return names;
   }
 
   /** Each field as a typed column, or a prop error naming the field. */
