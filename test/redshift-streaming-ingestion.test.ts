@@ -54,6 +54,7 @@ describe('RedshiftStreamingIngestion from Kinesis', () => {
       { Sql: createView, IgnoreErrorMatching: 'already exists' },
     ]);
     expect(JSON.stringify(sql('MaterializedView').Properties.Create)).not.toContain('WHERE'); // no record is filtered out
+    expect([ingestion.viewName, ingestion.externalSchemaName]).toEqual(['orders', 'orders_kinesis']);
   });
 
   test('drops the view, then the external schema', () => {

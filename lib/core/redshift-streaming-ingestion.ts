@@ -86,6 +86,8 @@ export class RedshiftStreamingIngestion extends Construct {
   public readonly viewName: string;
   /** The typed view's name, when `fields` are given. */
   public readonly typedViewName?: string;
+  /** The external schema's name. */
+  public readonly externalSchemaName: string;
 
   constructor(scope: Construct, id: string, props: RedshiftStreamingIngestionProps) {
     super(scope, id);
@@ -93,6 +95,7 @@ export class RedshiftStreamingIngestion extends Construct {
     const columns = this.validateFields(props.fields ?? [], props.stream ? KINESIS_COLUMNS : KAFKA_COLUMNS);
     this.claim(props, names);
     this.viewName = names.view;
+    this.externalSchemaName = names.schema;
     const warehouse = props.warehouse;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
