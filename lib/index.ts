@@ -44,3 +44,4 @@ export * from './core/warehouse-admin';
 export * from './core/warehouse-monitor';
 export * from './core/redshift-warehouse';
 export * from './core/redshift-auto-copy';
+export * from './core/redshift-streaming-ingestion';
