@@ -40,3 +40,5 @@ export * from './kafka-cluster/kafka-cluster';
 export * from './core/redshift-refs';
 export * from './core/redshift-sql';
 export * from './handlers/redshift-sql-provider';
+export * from './core/zero-etl-parameters';
+export * from './core/aurora-zero-etl';
