@@ -45,6 +45,9 @@ export function addAuroraSource(stack: Stack, vpc: ec2.IVpc, key: kms.IKey, engi
     vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
     storageEncrypted: true,
     storageEncryptionKey: key,
+    // RDS keeps the admin password in Secrets Manager, encrypted with `key`, and rotates it (every 7 days).
+    manageMasterUserPassword: true,
+    credentials: rds.Credentials.fromUsername('dbadmin', { encryptionKey: key }),
     iamAuthentication: true,
     deletionProtection: true,
     removalPolicy: RemovalPolicy.SNAPSHOT,
@@ -63,12 +66,17 @@ export function addAuroraSource(stack: Stack, vpc: ec2.IVpc, key: kms.IKey, engi
 }
 
 function acknowledgeSource(cluster: rds.DatabaseCluster, mysql: boolean): void {
-  const secret = cluster.secret?.node.defaultChild;
-  if (secret) {
-    acknowledge(secret, {
-      'AwsSolutions-SMG4': 'The example source\'s admin secret is for setup only; applications connect with IAM database authentication, which is on. Add rotation (cluster.addRotationSingleUser) in a real deployment.',
-      ...inCompliancePacks('SecretsManagerRotationEnabled', 'The example source\'s admin secret is for setup only; applications connect with IAM database authentication, which is on.'),
+  const monitoringRole = cluster.node.tryFindChild('MonitoringRole');
+  if (monitoringRole) {
+    acknowledge(monitoringRole, {
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]':
+        'The AWS managed policy RDS documents for enhanced monitoring: it lets the RDS monitoring agent write only to the RDSOSMetrics log group.',
     });
+  }
+  for (const id of ['Writer', 'Reader']) {
+    acknowledge(cluster.node.findChild(id), inCompliancePacks('RDSInBackupPlan',
+      'Aurora backs up at the cluster level, continuously: 35 days of automated backups with point-in-time restore (BackupRetentionPeriod). An AWS Backup plan would duplicate them for this example source.',
+      ['HIPAA.Security', 'NIST.800.53.R5']));
   }
   if (mysql) {
     acknowledge(cluster, {

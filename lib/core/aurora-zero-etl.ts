@@ -208,7 +208,8 @@ function findClusterParameters(cluster: rds.IDatabaseCluster, group?: rds.IParam
     if (!(cfnCluster instanceof rds.CfnDBCluster)) return undefined;
     const stack = Stack.of(cfnCluster);
     const name = stack.resolve(cfnCluster.dbClusterParameterGroupName);
-    if (name === undefined) return 'default';
+    // aws-cdk-lib names the engine's default group (`default.aurora-mysql8.0`) when given none.
+    if (name === undefined || (typeof name === 'string' && name.startsWith('default.'))) return 'default';
     const ref = name?.Ref;
     if (typeof ref !== 'string') return undefined;
     cfnGroup = stack.node.findAll().find((c): c is rds.CfnDBClusterParameterGroup =>
