@@ -16,12 +16,12 @@ export interface AuroraSource {
 function clusterEngine(engine: AuroraZeroEtlEngine): rds.IClusterEngine {
   return engine === AuroraZeroEtlEngine.AURORA_MYSQL
     ? rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_08_0 })
-    : rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_6 });
+    : rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_9 });
 }
 
 /**
  * A zero-ETL source for the warehouse examples: an Aurora cluster (MySQL 3.08 by default, or
- * PostgreSQL 16.6) on Serverless v2, in the VPC's private subnets, encrypted with `key`, IAM
+ * PostgreSQL 16.9) on Serverless v2, in the VPC's private subnets, encrypted with `key`, IAM
  * authentication on, deletion protection and 35 days of backups, its logs exported to CloudWatch,
  * and a DB cluster parameter group holding exactly the values zero-ETL requires.
  */

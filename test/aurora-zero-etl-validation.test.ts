@@ -6,7 +6,7 @@ import { newApp } from './support/nag';
 import { StubRedshiftWarehouse } from './support/redshift-warehouse-stub';
 
 const MYSQL = rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_08_0 });
-const POSTGRES = rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_6 });
+const POSTGRES = rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_9 });
 
 interface Source {
   engine?: rds.IClusterEngine;

@@ -56,9 +56,9 @@ describe('AuroraZeroEtl (Aurora MySQL)', () => {
     const integration = only(template, 'AWS::RDS::Integration');
     const writer = stack.getLogicalId(cluster.node.findChild('Writer').node.defaultChild as rds.CfnDBInstance);
     const cfnCluster = cluster.node.defaultChild as rds.CfnDBCluster;
-    expect(integration.DependsOn).toEqual(expect.arrayContaining([
-      writer, stack.getLogicalId(cfnCluster), stack.getLogicalId(warehouse.encryptionKey.node.defaultChild as kms.CfnKey),
-    ]));
+    const reader = stack.getLogicalId(cluster.node.findChild('Reader').node.defaultChild as rds.CfnDBInstance);
+    expect(integration.DependsOn).toEqual(expect.arrayContaining([writer, reader, stack.getLogicalId(warehouse.encryptionKey.node.defaultChild as kms.CfnKey)]));
+    expect(integration.Properties.SourceArn['Fn::Join'][1]).toContainEqual({ Ref: stack.getLogicalId(cfnCluster) });
     expect(stack.resolve(cfnCluster.dbClusterParameterGroupName)).toEqual({
       Ref: stack.getLogicalId(cluster.node.scope!.node.findChild('AuroraSourceParameters').node.defaultChild as rds.CfnDBClusterParameterGroup),
     });

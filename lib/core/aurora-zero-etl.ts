@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct, type IConstruct } from 'constructs';
+import { ignoreCfnLint } from './cfn-lint';
 import { propError } from './errors';
 import type { IRedshiftWarehouse } from './redshift-refs';
 import { RedshiftSql } from './redshift-sql';
@@ -113,9 +114,12 @@ export class AuroraZeroEtl extends Construct {
       kmsKeyId: key.keyArn,
       description: `Aurora zero-ETL into ${props.database}`,
     });
-    // CreateIntegration needs the source's instances, its parameters, and the namespace's policy and case sensitivity.
-    this.integration.node.addDependency(cluster);
+    // CreateIntegration needs the source's instances (the cluster and its parameter group come with
+    // the SourceArn's Ref), the namespace's resource policy and the workgroup's case sensitivity.
+    for (const instance of cluster.node.findAll().filter((c) => c instanceof rds.CfnDBInstance)) this.integration.node.addDependency(instance);
     for (const part of warehouseParts(warehouse)) this.integration.node.addDependency(part);
+    ignoreCfnLint(this.integration, 'W3005', 'The integration depends on the whole warehouse construct (its namespace policy and workgroup settings must come first); '
+      + 'some of its resources are also referenced by TargetArn or KMSKeyId. The redundant entries are harmless.');
     this.integrationArn = this.integration.attrIntegrationArn;
     // arn:<partition>:rds:<region>:<account>:integration:<id>
     this.integrationId = Fn.select(6, Fn.split(':', this.integrationArn));
