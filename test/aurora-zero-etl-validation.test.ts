@@ -165,6 +165,11 @@ describe('AuroraZeroEtl synth-time errors', () => {
     expect(() => new AuroraZeroEtl(stack, 'ZeroEtl', { warehouse, cluster: other, database: 'replica' })).toThrow(/`cluster.engine` \('docdb'\) is not a zero-ETL source/);
   });
 
+  test('sourceEngine must match the cluster\'s engine', () => {
+    expect(() => zeroEtl({ parameters: mysqlWith({}) }, { sourceEngine: AuroraZeroEtlEngine.AURORA_POSTGRESQL, sourceDatabase: 'app' }))
+      .toThrow(/`sourceEngine` \(Aurora PostgreSQL\) does not match the cluster's engine \('aurora-mysql'\)/);
+  });
+
   test('an imported cluster without an engine needs sourceEngine', () => {
     const stack = new Stack(newApp(), 'TestStack');
     const warehouse = new StubRedshiftWarehouse(stack, 'Warehouse');

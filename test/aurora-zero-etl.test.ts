@@ -137,7 +137,7 @@ describe('AuroraZeroEtl (Aurora PostgreSQL)', () => {
 });
 
 describe('AuroraZeroEtl options', () => {
-  test('integration name, data filter, key and activation timeout reach the template', () => {
+  test('integration name, data filter, key, encryption context and activation timeout reach the template', () => {
     const stack = new Stack(newApp(), 'TestStack');
     const warehouse = new StubRedshiftWarehouse(stack, 'Warehouse');
     const { cluster } = addAuroraSource(stack, warehouse.vpc, warehouse.encryptionKey);
@@ -145,12 +145,14 @@ describe('AuroraZeroEtl options', () => {
     new AuroraZeroEtl(stack, 'ZeroEtl', {
       warehouse, cluster, database: 'replica', integrationName: 'orders-to-redshift',
       dataFilter: 'include: orders.*, exclude: orders.audit_*', encryptionKey: key, activationTimeout: Duration.minutes(90),
+      additionalEncryptionContext: { pipeline: 'orders' },
     });
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::RDS::Integration', {
       IntegrationName: 'orders-to-redshift',
       DataFilter: 'include: orders.*, exclude: orders.audit_*',
       KMSKeyId: stack.resolve(key.keyArn),
+      AdditionalEncryptionContext: { pipeline: 'orders' },
     });
     expect(databaseSql(template).Properties.WaitForIntegration.TimeoutSeconds).toBe(5400);
   });

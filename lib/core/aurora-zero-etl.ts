@@ -52,10 +52,17 @@ export interface AuroraZeroEtlProps {
    */
   readonly dataFilter?: string;
   /**
-   * The key encrypting the integration.
+   * The key encrypting the integration. RDS creates grants on it with the credentials of whoever
+   * creates the integration (CloudFormation's role: it needs `kms:CreateGrant` and `kms:DescribeKey`).
    * @default - the warehouse's `encryptionKey`
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * Extra KMS encryption context for the integration's data (non-secret key-value pairs; changing
+   * it replaces the integration).
+   * @default - none
+   */
+  readonly additionalEncryptionContext?: { [key: string]: string };
   /**
    * How long `CREATE DATABASE … FROM INTEGRATION` waits for the integration to be active.
    * @default Duration.hours(2)
@@ -112,6 +119,7 @@ export class AuroraZeroEtl extends Construct {
       integrationName: props.integrationName,
       dataFilter: props.dataFilter,
       kmsKeyId: key.keyArn,
+      additionalEncryptionContext: props.additionalEncryptionContext,
       description: `Aurora zero-ETL into ${props.database}`,
     });
     // CreateIntegration needs the source's instances (the cluster and its parameter group come with
@@ -148,6 +156,10 @@ export class AuroraZeroEtl extends Construct {
       throw propError(this, 'integrationName', `('${props.integrationName}') must be 1–63 letters, digits and single hyphens, starting with a letter`);
     }
     const engine = props.sourceEngine ?? this.engineOf(props.cluster);
+    const clusterEngineType = props.cluster.engine?.engineType;
+    if (clusterEngineType !== undefined && clusterEngineType !== engine.engineType) {
+      throw propError(this, 'sourceEngine', `(${engine.displayName}) does not match the cluster's engine ('${clusterEngineType}')`);
+    }
     if (engine === AuroraZeroEtlEngine.AURORA_POSTGRESQL && props.sourceDatabase === undefined) {
       throw propError(this, 'sourceDatabase', 'is required for an Aurora PostgreSQL source: an integration replicates one named database of the cluster');
     }
