@@ -145,6 +145,14 @@ describe('AuroraZeroEtl synth-time errors', () => {
     expect(() => zeroEtl({ parameters: mysqlWith({}) }, { integrationName })).toThrow(/`integrationName` .* must be 1–63 letters, digits and single hyphens/);
   });
 
+  test.each(['', 'include: orders.*; drop table x', "include: orders.'x'"])('dataFilter %j', (dataFilter) => {
+    expect(() => zeroEtl({ parameters: mysqlWith({}) }, { dataFilter })).toThrow(/`dataFilter` .* must be 1–25,600 characters/);
+  });
+
+  test('a dataFilter of the documented form is accepted', () => {
+    expect(() => zeroEtl({ parameters: mysqlWith({}) }, { dataFilter: 'include: orders.*, exclude: orders.audit_*, include: "Sales"."EU\\-1"' })).not.toThrow();
+  });
+
   test('an unsupported Aurora MySQL version', () => {
     const engine = rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_04_3 });
     expect(() => zeroEtl({ engine, parameters: mysqlWith({}) })).toThrow(/`cluster.engine` \('8.0.mysql_aurora.3.04.3'\) is not supported by zero-ETL \(Aurora MySQL 3.05.2 or later is\)/);

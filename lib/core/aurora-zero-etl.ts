@@ -70,6 +70,8 @@ export interface AuroraZeroEtlProps {
   readonly activationTimeout?: Duration;
 }
 
+/** DataFilter's characters and length (AWS::RDS::Integration schema). */
+const DATA_FILTER = /^[a-zA-Z0-9_ "\\\-$,*.:?+/]{1,25600}$/;
 /** IntegrationName: a letter, then letters/digits, single hyphens between (RDS CreateIntegration). */
 const INTEGRATION_NAME = /^[a-zA-Z](?:-?[a-zA-Z0-9]+)*$/;
 
@@ -154,6 +156,10 @@ export class AuroraZeroEtl extends Construct {
     if (props.integrationName !== undefined && !Token.isUnresolved(props.integrationName)
       && (props.integrationName.length > 63 || !INTEGRATION_NAME.test(props.integrationName))) {
       throw propError(this, 'integrationName', `('${props.integrationName}') must be 1–63 letters, digits and single hyphens, starting with a letter`);
+    }
+    if (props.dataFilter !== undefined && !Token.isUnresolved(props.dataFilter) && !DATA_FILTER.test(props.dataFilter)) {
+      throw propError(this, 'dataFilter', `('${props.dataFilter}') must be 1–25,600 characters of letters, digits, spaces and _ " \\ - $ , * . : ? + / `
+        + '(e.g. "include: orders.*, exclude: orders.audit_*")');
     }
     const engine = props.sourceEngine ?? this.engineOf(props.cluster);
     const clusterEngineType = props.cluster.engine?.engineType;
