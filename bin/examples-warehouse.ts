@@ -66,7 +66,7 @@ export function addAuroraSource(stack: Stack, vpc: ec2.IVpc, key: kms.IKey, engi
 }
 
 function acknowledgeSource(cluster: rds.DatabaseCluster, mysql: boolean): void {
-  const monitoringRole = cluster.node.tryFindChild('MonitoringRole');
+  const monitoringRole = cluster.node.tryFindChild('MonitoringRole')?.node.defaultChild;
   if (monitoringRole) {
     acknowledge(monitoringRole, {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]':
@@ -74,12 +74,12 @@ function acknowledgeSource(cluster: rds.DatabaseCluster, mysql: boolean): void {
     });
   }
   for (const id of ['Writer', 'Reader']) {
-    acknowledge(cluster.node.findChild(id), inCompliancePacks('RDSInBackupPlan',
+    acknowledge(cluster.node.findChild(id).node.defaultChild!, inCompliancePacks('RDSInBackupPlan',
       'Aurora backs up at the cluster level, continuously: 35 days of automated backups with point-in-time restore (BackupRetentionPeriod). An AWS Backup plan would duplicate them for this example source.',
       ['HIPAA.Security', 'NIST.800.53.R5']));
   }
   if (mysql) {
-    acknowledge(cluster, {
+    acknowledge(cluster.node.defaultChild!, {
       'AwsSolutions-RDS14': 'Backtrack rewinds the cluster in place; recovery here is point-in-time restore from the 35 days of backups, and zero-ETL replays the restored cluster through a new integration.',
     });
   }

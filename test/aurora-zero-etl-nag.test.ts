@@ -1,5 +1,6 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { listAcknowledgements } from '../bin/compliance';
 import { addKafkaVpc } from '../bin/examples-kafka';
 import { addAuroraSource } from '../bin/examples-warehouse';
 import { AuroraZeroEtl, AuroraZeroEtlEngine, PipelineKey } from '../lib';
@@ -32,6 +33,21 @@ describe('addAuroraSource (example app)', () => {
       const warehouse = warehouseIn(stack);
       addAuroraSource(stack, warehouse.vpc, warehouse.encryptionKey);
     });
+  });
+
+  test('acknowledges only the enhanced-monitoring managed policy, the instances\' AWS Backup plan and (MySQL) backtrack, each on its resource', () => {
+    const stack = new Stack(newApp(), 'Acks');
+    addAuroraSource(stack, warehouseIn(stack).vpc, new PipelineKey(stack, 'Key').key);
+    const acks = listAcknowledgements(stack).filter((a) => a.path.startsWith('Acks/AuroraSource'));
+    expect(acks.map((a) => `${a.path} ${a.id}`).sort()).toEqual([
+      'Acks/AuroraSource/MonitoringRole/Resource AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+      'Acks/AuroraSource/Reader/Resource HIPAA.Security-RDSInBackupPlan',
+      'Acks/AuroraSource/Reader/Resource NIST.800.53.R5-RDSInBackupPlan',
+      'Acks/AuroraSource/Resource AwsSolutions-RDS14',
+      'Acks/AuroraSource/Writer/Resource HIPAA.Security-RDSInBackupPlan',
+      'Acks/AuroraSource/Writer/Resource NIST.800.53.R5-RDSInBackupPlan',
+    ]);
+    for (const a of acks) expect(a.reason.length).toBeGreaterThan(60);
   });
 
   test('its parameter group holds exactly the Aurora MySQL zero-ETL values', () => {

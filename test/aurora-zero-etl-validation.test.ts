@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { AuroraZeroEtl, AuroraZeroEtlEngine, type AuroraZeroEtlProps, zeroEtlClusterParameters } from '../lib';
 import { engineVersionProblem, parameterProblems } from '../lib/core/zero-etl-parameters';
@@ -151,6 +151,10 @@ describe('AuroraZeroEtl synth-time errors', () => {
 
   test('a dataFilter of the documented form is accepted', () => {
     expect(() => zeroEtl({ parameters: mysqlWith({}) }, { dataFilter: 'include: orders.*, exclude: orders.audit_*, include: "Sales"."EU\\-1"' })).not.toThrow();
+  });
+
+  test.each([Duration.hours(3), Duration.seconds(30)])('activationTimeout %s', (activationTimeout) => {
+    expect(() => zeroEtl({ parameters: mysqlWith({}) }, { activationTimeout })).toThrow(/`activationTimeout` .* must be between 1 minute and 2 hours/);
   });
 
   test('an unsupported Aurora MySQL version', () => {

@@ -161,6 +161,10 @@ export class AuroraZeroEtl extends Construct {
       throw propError(this, 'dataFilter', `('${props.dataFilter}') must be 1–25,600 characters of letters, digits, spaces and _ " \\ - $ , * . : ? + / `
         + '(e.g. "include: orders.*, exclude: orders.audit_*")');
     }
+    const timeout = props.activationTimeout;
+    if (timeout !== undefined && !timeout.isUnresolved() && (timeout.toSeconds() < 60 || timeout.toSeconds() > 7200)) {
+      throw propError(this, 'activationTimeout', `(${timeout.toHumanString()}) must be between 1 minute and 2 hours (the SQL runner's Provider framework waits at most 2 hours)`);
+    }
     const engine = props.sourceEngine ?? this.engineOf(props.cluster);
     const clusterEngineType = props.cluster.engine?.engineType;
     if (clusterEngineType !== undefined && clusterEngineType !== engine.engineType) {
