@@ -153,7 +153,7 @@ describe('AuroraZeroEtl synth-time errors', () => {
     expect(() => zeroEtl({ parameters: mysqlWith({}) }, { dataFilter: 'include: orders.*, exclude: orders.audit_*, include: "Sales"."EU\\-1"' })).not.toThrow();
   });
 
-  test.each([Duration.hours(3), Duration.seconds(30)])('activationTimeout %s', (activationTimeout) => {
+  test.each([['3 hours', Duration.hours(3)], ['30 seconds', Duration.seconds(30)]])('activationTimeout of %s', (_label, activationTimeout) => {
     expect(() => zeroEtl({ parameters: mysqlWith({}) }, { activationTimeout })).toThrow(/`activationTimeout` .* must be between 1 minute and 2 hours/);
   });
 
