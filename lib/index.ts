@@ -45,3 +45,5 @@ export * from './core/warehouse-monitor';
 export * from './core/redshift-warehouse';
 export * from './core/redshift-auto-copy';
 export * from './core/redshift-streaming-ingestion';
+export * from './core/zero-etl-parameters';
+export * from './core/aurora-zero-etl';
