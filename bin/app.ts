@@ -7,6 +7,7 @@ import {
   addLakeOnExistingResources, addStandaloneArchive,
 } from './examples';
 import { addKafkaPipeline } from './examples-kafka';
+import { addWarehousePipeline } from './examples-warehouse';
 
 // Env-agnostic stacks: nothing here needs an AWS account or region (the Kafka stack's VPC names
 // three us-east-1 AZs: MSK's no-loss profile needs three, and an env-agnostic VPC would get two).
@@ -25,6 +26,8 @@ addCustomerTotals(existing, existingLake, { failureQueue: addFailureQueue(existi
 addFraudPipelineOnExistingStream(existing, existingLake);
 const kafka = new Stack(app, 'KafkaPipeline');
 addKafkaPipeline(kafka);
+const warehouse = new Stack(app, 'Warehouse');
+addWarehousePipeline(warehouse);
 
 // Errors make synth throw; warnings don't, so every remaining finding fails the synth here.
 const findings = synthFindings(app);

@@ -1,9 +1,13 @@
 import { Duration, RemovalPolicy, type Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as glue from 'aws-cdk-lib/aws-glue';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { acknowledge, inCompliancePacks } from '../lib/core/acknowledge';
 import { AuroraZeroEtlEngine, zeroEtlClusterParameters } from '../lib/core/zero-etl-parameters';
+import { addDefaultLake } from './examples';
+import { addKafkaVpc } from './examples-kafka';
+import { PipelineKey, ZeroEtlWarehouse, type AuroraZeroEtl, type RedshiftAutoCopy, type RedshiftStreamingIngestion, type StreamingLake } from '../lib';
 
 /** What {@link addAuroraSource} builds. */
 export interface AuroraSource {
@@ -33,12 +37,14 @@ export function addAuroraSource(stack: Stack, vpc: ec2.IVpc, key: kms.IKey, engi
     description: `${engine.displayName} parameters for zero-ETL into Redshift`,
     parameters: zeroEtlClusterParameters(engine),
   });
+  // Said on each instance too: aws-cdk-lib warns when the cluster's setting silently overrides an instance's.
+  const insights = { enablePerformanceInsights: true, performanceInsightEncryptionKey: key };
   const cluster = new rds.DatabaseCluster(stack, 'AuroraSource', {
     engine: version,
     parameterGroup,
-    writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: true }),
+    writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: true, ...insights }),
     // A reader in another AZ: the writer fails over to it.
-    readers: [rds.ClusterInstance.serverlessV2('Reader', { scaleWithWriter: true, autoMinorVersionUpgrade: true })],
+    readers: [rds.ClusterInstance.serverlessV2('Reader', { scaleWithWriter: true, autoMinorVersionUpgrade: true, ...insights })],
     serverlessV2MinCapacity: 0.5,
     serverlessV2MaxCapacity: 4,
     vpc,
@@ -83,4 +89,40 @@ function acknowledgeSource(cluster: rds.DatabaseCluster, mysql: boolean): void {
       'AwsSolutions-RDS14': 'Backtrack rewinds the cluster in place; recovery here is point-in-time restore from the 35 days of backups, and zero-ETL replays the restored cluster through a new integration.',
     });
   }
+}
+
+/** What {@link addWarehousePipeline} builds. */
+export interface WarehousePipeline {
+  readonly lake: StreamingLake;
+  readonly warehouse: ZeroEtlWarehouse;
+  readonly autoCopy: RedshiftAutoCopy;
+  readonly streaming: RedshiftStreamingIngestion;
+  readonly source: AuroraSource;
+  readonly zeroEtl: AuroraZeroEtl;
+}
+
+/**
+ * The warehouse example: a StreamingLake (its own stream), and a ZeroEtlWarehouse loading it three
+ * ways: auto-copy of the lake's curated Parquet into `public.events`, streaming ingestion of the
+ * lake's stream into `public.events_live` (with typed columns), and zero-ETL from an Aurora MySQL
+ * cluster created here with the parameter group zero-ETL needs, into database `orders`.
+ */
+export function addWarehousePipeline(stack: Stack): WarehousePipeline {
+  const key = new PipelineKey(stack, 'Key', { description: 'cdk-streaming-pipelines warehouse example' }).key;
+  const vpc = addKafkaVpc(stack, key);
+  const lake = addDefaultLake(stack);
+  const warehouse = new ZeroEtlWarehouse(stack, 'Warehouse', { vpc, encryptionKey: key, baseCapacity: 8, maxCapacity: 64 });
+  const autoCopy = warehouse.autoCopy(lake, { table: 'events' });
+  const streaming = warehouse.streamingIngestion({
+    stream: lake.stream,
+    view: 'events_live',
+    fields: [
+      { name: 'event_id', path: 'event_id', type: glue.Schema.STRING },
+      { name: 'customer_id', path: 'customer_id', type: glue.Schema.BIG_INT },
+      { name: 'amount', path: 'amount', type: glue.Schema.decimal(12, 2) },
+    ],
+  });
+  const source = addAuroraSource(stack, vpc, key);
+  const zeroEtl = warehouse.zeroEtl(source.cluster, { database: 'orders', parameterGroup: source.parameterGroup });
+  return { lake, warehouse, autoCopy, streaming, source, zeroEtl };
 }

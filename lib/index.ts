@@ -47,3 +47,5 @@ export * from './core/redshift-auto-copy';
 export * from './core/redshift-streaming-ingestion';
 export * from './core/zero-etl-parameters';
 export * from './core/aurora-zero-etl';
+export * from './zero-etl-warehouse/zero-etl-warehouse-props';
+export * from './zero-etl-warehouse/zero-etl-warehouse';

@@ -11,15 +11,8 @@ import { identifierProblem } from './redshift-sql-text';
 import { createDatabaseFromIntegration } from './sql/zero-etl-sql';
 import { AuroraZeroEtlEngine, engineVersionProblem, parameterProblems, unresolvedParameters } from './zero-etl-parameters';
 
-/** Properties of an {@link AuroraZeroEtl}. */
-export interface AuroraZeroEtlProps {
-  /** The warehouse the integration replicates into (its namespace is the integration's target). */
-  readonly warehouse: IRedshiftWarehouse;
-  /**
-   * The source Aurora cluster (Aurora MySQL 3.05.2+ or Aurora PostgreSQL 16.4+), with at least
-   * one instance and a DB cluster parameter group holding the values zero-ETL requires.
-   */
-  readonly cluster: rds.IDatabaseCluster;
+/** How to replicate an Aurora cluster (`ZeroEtlWarehouse.zeroEtl`). */
+export interface ZeroEtlOptions {
   /**
    * The source's engine.
    * @default - read from the cluster's `engine`; required when the cluster does not expose one (an imported cluster)
@@ -74,6 +67,17 @@ export interface AuroraZeroEtlProps {
 const DATA_FILTER = /^[a-zA-Z0-9_ "\\\-$,*.:?+/]{1,25600}$/;
 /** IntegrationName: a letter, then letters/digits, single hyphens between (RDS CreateIntegration). */
 const INTEGRATION_NAME = /^[a-zA-Z](?:-?[a-zA-Z0-9]+)*$/;
+
+/** Properties of an {@link AuroraZeroEtl}. */
+export interface AuroraZeroEtlProps extends ZeroEtlOptions {
+  /** The warehouse the integration replicates into (its namespace is the integration's target). */
+  readonly warehouse: IRedshiftWarehouse;
+  /**
+   * The source Aurora cluster (Aurora MySQL 3.05.2+ or Aurora PostgreSQL 16.4+), with at least
+   * one instance and a DB cluster parameter group holding the values zero-ETL requires.
+   */
+  readonly cluster: rds.IDatabaseCluster;
+}
 
 /**
  * Aurora zero-ETL into a Redshift warehouse: the `AWS::RDS::Integration`, the namespace resource

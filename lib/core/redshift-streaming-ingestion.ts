@@ -26,10 +26,8 @@ export interface StreamingField {
   readonly type: glue.Type;
 }
 
-/** Properties of a {@link RedshiftStreamingIngestion}. Give exactly one of `stream` and `topic`. */
-export interface RedshiftStreamingIngestionProps {
-  /** The warehouse that ingests. */
-  readonly warehouse: IRedshiftWarehouse;
+/** What to ingest and how (`ZeroEtlWarehouse.streamingIngestion`). Give exactly one of `stream` and `topic`. */
+export interface StreamingIngestionOptions {
   /** The Kinesis data stream to ingest. @default - none: give `topic` */
   readonly stream?: kinesis.IStream;
   /** The MSK topic to ingest (IAM authentication; the warehouse must reach the cluster's VPC). @default - none: give `stream` */
@@ -65,6 +63,12 @@ export interface RedshiftStreamingIngestionProps {
 
 /** Per warehouse: each stream, view and schema name in use, and the block using it. */
 const CLAIMS = new WeakMap<IRedshiftWarehouse, Map<string, string>>();
+
+/** Properties of a {@link RedshiftStreamingIngestion}. Give exactly one of `stream` and `topic`. */
+export interface RedshiftStreamingIngestionProps extends StreamingIngestionOptions {
+  /** The warehouse that ingests. */
+  readonly warehouse: IRedshiftWarehouse;
+}
 
 /**
  * Redshift streaming ingestion from a Kinesis data stream or an MSK topic: a role Redshift assumes
