@@ -1,7 +1,8 @@
 import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { IRedshiftWarehouse } from './redshift-refs';
-import { RedshiftSqlProvider } from '../handlers/redshift-sql-provider';
+import { propError } from './errors';
+import { MAX_INTEGRATION_WAIT, RedshiftSqlProvider, RUNNER_TIMEOUT } from '../handlers/redshift-sql-provider';
 
 /** One SQL statement for {@link RedshiftSql}. */
 export interface SqlStatement {
@@ -21,8 +22,10 @@ export interface IntegrationWait {
   /** The integration ARN (`AWS::RDS::Integration` or `AWS::Redshift::Integration`). */
   readonly integrationArn: string;
   /**
-   * How long to wait for the integration to be active, then fail the resource.
-   * @default Duration.hours(2) (the Provider framework's limit)
+   * How long to wait for the integration to be active, then fail the resource. At most 40 minutes:
+   * CloudFormation fails a custom resource after one hour, and the statements need up to 14 minutes
+   * of it once the integration is active.
+   * @default Duration.minutes(40)
    */
   readonly timeout?: Duration;
 }
@@ -75,6 +78,10 @@ export class RedshiftSql extends Construct {
     const provider = RedshiftSqlProvider.of(this, props.warehouse);
     const statements = (list: SqlStatement[] | undefined) => (list ?? []).map((s) => ({ Sql: s.sql, IgnoreErrorMatching: s.ignoreErrorMatching }));
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const waitTimeout = props.waitForIntegration?.timeout ?? MAX_INTEGRATION_WAIT;
+    if (props.waitForIntegration && (waitTimeout.toSeconds() < 60 || waitTimeout.toSeconds() > MAX_INTEGRATION_WAIT.toSeconds())) {
+      throw propError(this, 'waitForIntegration.timeout', `(${waitTimeout.toSeconds()} s) must be between 60 s and ${MAX_INTEGRATION_WAIT.toSeconds()} s: CloudFormation fails a custom resource after one hour, and the statements need up to ${RUNNER_TIMEOUT.toSeconds()} s of it`);
+    }
     this.resource = new CustomResource(this, 'Resource', {
       resourceType: 'Custom::RedshiftSql',
       serviceToken: provider.serviceToken,
@@ -88,7 +95,7 @@ export class RedshiftSql extends Construct {
         RemovalPolicy: removalPolicy === RemovalPolicy.DESTROY ? 'destroy' : 'retain',
         WaitForIntegration: props.waitForIntegration ? {
           IntegrationArn: props.waitForIntegration.integrationArn,
-          TimeoutSeconds: (props.waitForIntegration.timeout ?? Duration.hours(2)).toSeconds(),
+          TimeoutSeconds: waitTimeout.toSeconds(),
         } : undefined,
       },
     });
