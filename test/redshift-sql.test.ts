@@ -40,7 +40,7 @@ function statementsOf(template: Template, mode: string): any[] {
 }
 
 describe('RedshiftSql', () => {
-  const stack = new Stack(newApp(), 'TestStack', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const stack = new Stack(newApp(), 'TestStack');
   const { warehouse } = build(stack);
   const template = Template.fromStack(stack);
 
