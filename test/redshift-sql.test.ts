@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import { listAcknowledgements } from '../bin/compliance';
 import { RedshiftSql } from '../lib/core/redshift-sql';
 import { RedshiftSqlProvider } from '../lib/handlers/redshift-sql-provider';
 import { fixtureVpc } from './support/kafka-fixture-vpc';
@@ -35,8 +36,8 @@ function statementsOf(template: Template, mode: string): any[] {
   const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { MODE: mode } } } });
   expect(Object.keys(fns)).toHaveLength(1);
   const role = Object.values(fns)[0].Properties.Role['Fn::GetAtt'][0];
-  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } });
-  return Object.values(policies).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p: any) => p.Properties.Roles.some((r: any) => r.Ref === role));
+  return policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
 }
 
 describe('RedshiftSql', () => {
@@ -103,8 +104,25 @@ describe('RedshiftSql', () => {
     expect(JSON.stringify([...onEvent, ...isComplete])).not.toContain('redshift-serverless:GetCredentials');
   });
 
+  test('the runner functions are created after the policy letting them see their statements', () => {
+    const [policyId] = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .find(([, p]: [string, any]) => JSON.stringify(p.Properties.PolicyDocument).includes('redshift-data:DescribeStatement'))!;
+    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: { MODE: Match.anyValue() } } } });
+    expect(Object.keys(fns)).toHaveLength(2);
+    for (const fn of Object.values(fns)) expect(fn.DependsOn).toContain(policyId);
+  });
+
   test('only the waiter may read the awaited integration, with the action of the integration\'s service', () => {
     expect(statementsOf(template, 'isComplete')).toContainEqual({ Effect: 'Allow', Action: 'rds:DescribeIntegrations', Resource: RDS_INTEGRATION });
+  });
+
+  test('the statement policy\'s wildcard is acknowledged on that policy, once, with the Data API\'s reason', () => {
+    const acks = listAcknowledgements(stack).filter((a) => a.path.includes('/RedshiftSql'));
+    const keys = acks.map((a) => `${a.path} ${a.id}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    const wildcard = acks.filter((a) => a.id === 'AwsSolutions-IAM5[Resource::*]' && a.path.endsWith('/OwnStatements'));
+    expect(wildcard).toHaveLength(1);
+    expect(wildcard[0].reason).toMatch(/DescribeStatement and CancelStatement support no resource-level permissions/);
   });
 
   test('is nag-clean under the five packs', () => {

@@ -65,6 +65,8 @@ export const POLL_BASE_MS = 200;
 export const POLL_CAP_MS = 5_000;
 /** How long of a statement's text an error message quotes. */
 const SQL_IN_ERROR = 160;
+/** How long of Redshift's error text an error message quotes. */
+const ERROR_IN_REASON = 1_500;
 
 /** A statement that failed or could not finish: the message is what CloudFormation shows. */
 export class StatementError extends Error {}
@@ -157,7 +159,9 @@ async function awaitStatement(api: DataApi, id: string, statement: PlannedStatem
           options.log?.({ level: 'INFO', message: 'redshift-sql: statement failed with an ignored error', statement: label(statement), id, error });
           return;
         }
-        throw new StatementError(`${label(statement)} failed in Redshift: ${error}. SQL: ${shortSql(statement.sql)}`);
+        // CloudFormation keeps about 4 KB of a response: Redshift's text, cut long, comes first.
+        const text = error.length > ERROR_IN_REASON ? `${error.slice(0, ERROR_IN_REASON - 1)}…` : error;
+        throw new StatementError(`${label(statement)} failed in Redshift: ${text}. SQL: ${shortSql(statement.sql)}`);
       }
       case 'ABORTED':
         throw new StatementError(`${label(statement)} was aborted (cancelled outside the runner) (Data API statement ${id}). SQL: ${shortSql(statement.sql)}`);

@@ -4,7 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct, type IConstruct } from 'constructs';
 import { BundledFunction } from './bundled-function';
-import { acknowledge } from '../core/acknowledge';
+import { acknowledge, INLINE_GRANT_POLICY, inCompliancePacks } from '../core/acknowledge';
 import { pollingProvider } from '../core/provider-framework';
 import type { IRedshiftWarehouse } from '../core/redshift-refs';
 
@@ -23,10 +23,10 @@ export const RUNNER_TIMEOUT = Duration.minutes(14);
 /** The longest integration wait that still leaves a whole statement run inside CloudFormation's hour. */
 export const MAX_INTEGRATION_WAIT = Duration.minutes(40);
 
-/** Why the handlers' roles hold `Resource: *`, for the AwsSolutions-IAM5 acknowledgement. */
-const WILDCARD_REASON = 'X-Ray PutTraceSegments and PutTelemetryRecords, and Redshift Data API DescribeStatement and CancelStatement, '
-  + 'support no resource-level permissions (Service Authorization Reference); the Data API actions are limited by the '
-  + 'redshift-data:statement-owner-iam-userid condition to statements this role started.';
+/** Why the statement policy holds `Resource: *`, for its AwsSolutions-IAM5 acknowledgement. */
+const WILDCARD_REASON = 'Redshift Data API DescribeStatement and CancelStatement support no resource-level permissions '
+  + '(Service Authorization Reference, Amazon Redshift Data API); the redshift-data:statement-owner-iam-userid condition '
+  + 'limits them to statements the calling role started.';
 
 /**
  * The SQL runner behind {@link RedshiftSql}: the bundled `redshift-sql` handler as a CDK Provider
@@ -65,20 +65,26 @@ export class RedshiftSqlProvider extends Construct {
       // caller's rights: GetSecretValue and the key's Decrypt, and no redshift-serverless:GetCredentials
       // (that is for temporary credentials only). ExecuteStatement's resource is the workgroup.
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['redshift-data:ExecuteStatement'], resources: [warehouse.workgroupArn] }));
-      fn.addToRolePolicy(new iam.PolicyStatement({
-        // These take no resource; the condition limits them to statements this role started.
-        actions: ['redshift-data:DescribeStatement', 'redshift-data:CancelStatement'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'redshift-data:statement-owner-iam-userid': '${aws:userid}' } },
-      }));
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [warehouse.adminSecretArn] }));
       warehouse.adminSecretKey.grantDecrypt(fn);
-      acknowledge(fn.role!, { 'AwsSolutions-IAM5[Resource::*]': WILDCARD_REASON });
       return fn;
     };
     // The whole statement list runs in one invocation, with the function's timeout as its budget.
     this.onEvent = handler('OnEvent', 'onEvent');
     this.isComplete = handler('IsComplete', 'isComplete');
+    // Their own policy, so its one wildcard is acknowledged exactly there (not on the roles, whose
+    // Resource:* acknowledgement is X-Ray's); the functions wait for it like for their default policies.
+    const statements = new iam.Policy(this, 'OwnStatements', {
+      roles: [this.onEvent.role!, this.isComplete.role!],
+      statements: [new iam.PolicyStatement({
+        actions: ['redshift-data:DescribeStatement', 'redshift-data:CancelStatement'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'redshift-data:statement-owner-iam-userid': '${aws:userid}' } },
+      })],
+    });
+    this.onEvent.node.addDependency(statements);
+    this.isComplete.node.addDependency(statements);
+    acknowledge(statements, { 'AwsSolutions-IAM5[Resource::*]': WILDCARD_REASON, ...inCompliancePacks('IAMNoInlinePolicy', INLINE_GRANT_POLICY) });
     this.provider = pollingProvider(this, 'Provider', {
       onEvent: this.onEvent, isComplete: this.isComplete, encryptionKey: warehouse.encryptionKey,
       queryInterval: QUERY_INTERVAL, totalTimeout: TOTAL_TIMEOUT,

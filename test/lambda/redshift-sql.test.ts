@@ -123,6 +123,13 @@ describe('the executor', () => {
     expect(api.sqls()).toEqual(['CREATE A', 'CREATE B  -- copy\n  job']);
   });
 
+  test('a very long Redshift error is cut to 1,500 characters, so the reason fits CloudFormation\'s response', async () => {
+    const api = new FakeDataApi({ 'CREATE A': { fail: `ERROR: ${'x'.repeat(5000)}` } });
+    const error = await onEvent(context(api), event('Create', props())).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/^Create statement 1 of 1 failed in Redshift: ERROR: x+…\. SQL: CREATE A$/);
+    expect((error as Error).message.length).toBeLessThan(1_600);
+  });
+
   test('a failure whose text matches IgnoreErrorMatching counts as done', async () => {
     const api = new FakeDataApi({ 'COPY JOB': { fail: 'ERROR: Job orders_job already exists' } });
     await onEvent(context(api), event('Create', props({ Create: [{ Sql: 'COPY JOB', IgnoreErrorMatching: 'already exists' }, { Sql: 'NEXT' }] })));
