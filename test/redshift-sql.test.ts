@@ -164,4 +164,17 @@ describe('RedshiftSql validation', () => {
     expect(() => new RedshiftSql(stack, 'Sql', { warehouse, create: [{ sql: 'SELECT 1' }], waitForIntegration: { integrationArn: RDS_INTEGRATION, timeout } }))
       .toThrow(`\`waitForIntegration.timeout\` (${seconds} s) must be between 60 s and 2400 s: CloudFormation fails a custom resource after one hour, and the statements need up to 840 s of it`);
   });
+
+  test('refuses an ignoreErrorMatching that is not a regular expression, naming the statement', () => {
+    const stack = new Stack(newApp(), 'BadRegex');
+    const warehouse = new StubRedshiftWarehouse(stack, 'Warehouse');
+    expect(() => new RedshiftSql(stack, 'Sql', { warehouse, create: [{ sql: 'SELECT 1' }], drop: [{ sql: 'SELECT 2', ignoreErrorMatching: 'does not exist (' }] }))
+      .toThrow(/`drop\[0\]\.ignoreErrorMatching` \('does not exist \('\) is not a JavaScript regular expression \(Invalid regular expression/);
+  });
+
+  test('refuses an empty statement, naming it', () => {
+    const stack = new Stack(newApp(), 'Empty');
+    const warehouse = new StubRedshiftWarehouse(stack, 'Warehouse');
+    expect(() => new RedshiftSql(stack, 'Sql', { warehouse, create: [{ sql: 'SELECT 1' }, { sql: '  ' }] })).toThrow('`create[1].sql` is empty: give one SQL statement');
+  });
 });

@@ -1,4 +1,4 @@
-import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { IRedshiftWarehouse } from './redshift-refs';
 import { propError } from './errors';
@@ -77,6 +77,9 @@ export class RedshiftSql extends Construct {
     super(scope, id);
     const provider = RedshiftSqlProvider.of(this, props.warehouse);
     const statements = (list: SqlStatement[] | undefined) => (list ?? []).map((s) => ({ Sql: s.sql, IgnoreErrorMatching: s.ignoreErrorMatching }));
+    for (const [list, items] of [['create', props.create], ['drop', props.drop], ['update', props.update]] as const) {
+      (items ?? []).forEach((s, i) => checkStatement(this, `${list}[${i}]`, s));
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const waitTimeout = props.waitForIntegration?.timeout ?? MAX_INTEGRATION_WAIT;
     if (props.waitForIntegration && (waitTimeout.toSeconds() < 60 || waitTimeout.toSeconds() > MAX_INTEGRATION_WAIT.toSeconds())) {
@@ -100,5 +103,18 @@ export class RedshiftSql extends Construct {
       },
     });
     if (props.waitForIntegration) provider.allowIntegration(props.waitForIntegration.integrationArn);
+  }
+}
+
+/** What the runner would refuse at deploy time, refused at synth instead. */
+function checkStatement(scope: Construct, prop: string, statement: SqlStatement): void {
+  if (!Token.isUnresolved(statement.sql) && statement.sql.trim() === '') throw propError(scope, `${prop}.sql`, 'is empty: give one SQL statement');
+  const pattern = statement.ignoreErrorMatching;
+  if (pattern === undefined || Token.isUnresolved(pattern)) return;
+  try {
+    if (pattern === '') throw new Error('empty');
+    new RegExp(pattern);
+  } catch (e) {
+    throw propError(scope, `${prop}.ignoreErrorMatching`, `('${pattern}') is not a JavaScript regular expression (${(e as Error).message})`);
   }
 }
