@@ -81,11 +81,14 @@ const options = (budgetMs: number) => ({ deadline: Date.now() + budgetMs, clock,
 
 test('the bundled handler runs a Create through ExecuteStatement and polls DescribeStatement until FINISHED', async () => {
   fs.writeFileSync(requestLog, '');
-  const saved = { ...process.env };
-  Object.assign(process.env, {
+  // The handler builds its clients from the environment, as in Lambda; the service-specific endpoint
+  // variable points only the Data API client at moto.
+  const env: { [k: string]: string } = {
     MODE: 'onEvent', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_ENDPOINT_URL_REDSHIFT_DATA: endpoint,
-  });
+  };
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
   const logs = jest.spyOn(console, 'log').mockImplementation(() => undefined);
   try {
     let handler: (event: unknown, context: unknown) => Promise<any> = undefined as never;
@@ -102,7 +105,10 @@ test('the bundled handler runs a Create through ExecuteStatement and polls Descr
     // The handler logs one JSON line per step (the function's log group is JSON-formatted).
     expect(logs.mock.calls.map(([line]) => JSON.parse(line).message)).toEqual(['redshift-sql: running', 'redshift-sql: statement started', 'redshift-sql: statement finished', 'redshift-sql: statement started', 'redshift-sql: statement finished']);
   } finally {
-    process.env = saved;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
     logs.mockRestore();
   }
   const executes = requests('execute_statement').map((r) => r.body);
