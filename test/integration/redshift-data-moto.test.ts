@@ -132,7 +132,9 @@ test('a statement stock moto keeps STARTED is cancelled when the budget runs out
   const api = sdkDataApi(config);
   const t0 = Date.now();
   await expect(runStatements(api, [statement('SELECT 1')], options(2_000))).rejects.toThrow(/did not finish within the custom resource's time budget; it was cancelled \(Data API statement [0-9a-f-]{36}\)/);
-  expect(Date.now() - t0).toBeLessThan(2_000);
+  // The deadline bounds the waits; a Describe or Cancel call in flight may end after it (the handler
+  // keeps 20 s back for that), so allow a loaded machine's round trips on top.
+  expect(Date.now() - t0).toBeLessThan(8_000);
   const [cancel] = requests('cancel_statement');
   expect(await api.describeStatement(cancel.body.Id)).toMatchObject({ Status: 'ABORTED' });
 });
