@@ -1,7 +1,8 @@
-import { CustomResource, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { IRedshiftWarehouse } from './redshift-refs';
-import { RedshiftSqlProvider } from '../handlers/redshift-sql-provider';
+import { propError } from './errors';
+import { MAX_INTEGRATION_WAIT, RedshiftSqlProvider, RUNNER_TIMEOUT } from '../handlers/redshift-sql-provider';
 
 /** One SQL statement for {@link RedshiftSql}. */
 export interface SqlStatement {
@@ -21,8 +22,10 @@ export interface IntegrationWait {
   /** The integration ARN (`AWS::RDS::Integration` or `AWS::Redshift::Integration`). */
   readonly integrationArn: string;
   /**
-   * How long to wait for the integration to be active, then fail the resource.
-   * @default Duration.hours(2) (the Provider framework's limit)
+   * How long to wait for the integration to be active, then fail the resource. At most 40 minutes:
+   * CloudFormation fails a custom resource after one hour, and the statements need up to 14 minutes
+   * of it once the integration is active.
+   * @default Duration.minutes(40)
    */
   readonly timeout?: Duration;
 }
@@ -74,7 +77,14 @@ export class RedshiftSql extends Construct {
     super(scope, id);
     const provider = RedshiftSqlProvider.of(this, props.warehouse);
     const statements = (list: SqlStatement[] | undefined) => (list ?? []).map((s) => ({ Sql: s.sql, IgnoreErrorMatching: s.ignoreErrorMatching }));
+    for (const [list, items] of [['create', props.create], ['drop', props.drop], ['update', props.update]] as const) {
+      (items ?? []).forEach((s, i) => checkStatement(this, `${list}[${i}]`, s));
+    }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const waitTimeout = props.waitForIntegration?.timeout ?? MAX_INTEGRATION_WAIT;
+    if (props.waitForIntegration && (waitTimeout.toSeconds() < 60 || waitTimeout.toSeconds() > MAX_INTEGRATION_WAIT.toSeconds())) {
+      throw propError(this, 'waitForIntegration.timeout', `(${waitTimeout.toSeconds()} s) must be between 60 s and ${MAX_INTEGRATION_WAIT.toSeconds()} s: CloudFormation fails a custom resource after one hour, and the statements need up to ${RUNNER_TIMEOUT.toSeconds()} s of it`);
+    }
     this.resource = new CustomResource(this, 'Resource', {
       resourceType: 'Custom::RedshiftSql',
       serviceToken: provider.serviceToken,
@@ -88,10 +98,23 @@ export class RedshiftSql extends Construct {
         RemovalPolicy: removalPolicy === RemovalPolicy.DESTROY ? 'destroy' : 'retain',
         WaitForIntegration: props.waitForIntegration ? {
           IntegrationArn: props.waitForIntegration.integrationArn,
-          TimeoutSeconds: (props.waitForIntegration.timeout ?? Duration.hours(2)).toSeconds(),
+          TimeoutSeconds: waitTimeout.toSeconds(),
         } : undefined,
       },
     });
     if (props.waitForIntegration) provider.allowIntegration(props.waitForIntegration.integrationArn);
+  }
+}
+
+/** What the runner would refuse at deploy time, refused at synth instead. */
+function checkStatement(scope: Construct, prop: string, statement: SqlStatement): void {
+  if (!Token.isUnresolved(statement.sql) && statement.sql.trim() === '') throw propError(scope, `${prop}.sql`, 'is empty: give one SQL statement');
+  const pattern = statement.ignoreErrorMatching;
+  if (pattern === undefined || Token.isUnresolved(pattern)) return;
+  try {
+    if (pattern === '') throw new Error('empty');
+    new RegExp(pattern);
+  } catch (e) {
+    throw propError(scope, `${prop}.ignoreErrorMatching`, `('${pattern}') is not a JavaScript regular expression (${(e as Error).message})`);
   }
 }
