@@ -72,7 +72,7 @@ describe('AuroraZeroEtl (Aurora MySQL)', () => {
 
   test('the SQL waits for the integration, two hours by default, and keeps the database on delete', () => {
     const props = databaseSql(template).Properties;
-    expect(props.WaitForIntegration).toEqual({ IntegrationArn: { 'Fn::GetAtt': [integrationLogicalId, 'IntegrationArn'] }, TimeoutSeconds: 7200 });
+    expect(props.WaitForIntegration).toEqual({ IntegrationArn: { 'Fn::GetAtt': [integrationLogicalId, 'IntegrationArn'] }, TimeoutSeconds: 2400 });
     expect(props.RemovalPolicy).toBe('retain');
     expect(props.Drop).toEqual([]);
     expect(props.Update).toBeUndefined();
@@ -144,7 +144,7 @@ describe('AuroraZeroEtl options', () => {
     const key = new kms.Key(stack, 'IntegrationKey', { enableKeyRotation: true });
     new AuroraZeroEtl(stack, 'ZeroEtl', {
       warehouse, cluster, database: 'replica', integrationName: 'orders-to-redshift',
-      dataFilter: 'include: orders.*, exclude: orders.audit_*', encryptionKey: key, activationTimeout: Duration.minutes(90),
+      dataFilter: 'include: orders.*, exclude: orders.audit_*', encryptionKey: key, activationTimeout: Duration.minutes(30),
       additionalEncryptionContext: { pipeline: 'orders' },
     });
     const template = Template.fromStack(stack);
@@ -154,7 +154,7 @@ describe('AuroraZeroEtl options', () => {
       KMSKeyId: stack.resolve(key.keyArn),
       AdditionalEncryptionContext: { pipeline: 'orders' },
     });
-    expect(databaseSql(template).Properties.WaitForIntegration.TimeoutSeconds).toBe(5400);
+    expect(databaseSql(template).Properties.WaitForIntegration.TimeoutSeconds).toBe(1800);
   });
 
   test('a quote in a name is escaped by the quoting helper', () => {

@@ -7,6 +7,7 @@ import { ignoreCfnLint } from './cfn-lint';
 import { propError } from './errors';
 import type { IRedshiftWarehouse } from './redshift-refs';
 import { RedshiftSql } from './redshift-sql';
+import { MAX_INTEGRATION_WAIT } from '../handlers/redshift-sql-provider';
 import { identifierProblem } from './redshift-sql-text';
 import { createDatabaseFromIntegration } from './sql/zero-etl-sql';
 import { AuroraZeroEtlEngine, engineVersionProblem, parameterProblems, unresolvedParameters } from './zero-etl-parameters';
@@ -57,8 +58,12 @@ export interface ZeroEtlOptions {
    */
   readonly additionalEncryptionContext?: { [key: string]: string };
   /**
-   * How long `CREATE DATABASE … FROM INTEGRATION` waits for the integration to be active.
-   * @default Duration.hours(2)
+   * How long `CREATE DATABASE … FROM INTEGRATION` waits for the integration to be active, 1 to 40
+   * minutes. CloudFormation has already waited for it (its `AWS::RDS::Integration` handler returns
+   * once the integration is active), so this wait only covers a later change of state. It cannot be
+   * longer: CloudFormation fails a custom resource after one hour, and the statement needs up to 14
+   * minutes of it.
+   * @default Duration.minutes(40)
    */
   readonly activationTimeout?: Duration;
 }
@@ -166,8 +171,9 @@ export class AuroraZeroEtl extends Construct {
         + '(e.g. "include: orders.*, exclude: orders.audit_*")');
     }
     const timeout = props.activationTimeout;
-    if (timeout !== undefined && !timeout.isUnresolved() && (timeout.toSeconds() < 60 || timeout.toSeconds() > 7200)) {
-      throw propError(this, 'activationTimeout', `(${timeout.toHumanString()}) must be between 1 minute and 2 hours (the SQL runner's Provider framework waits at most 2 hours)`);
+    if (timeout !== undefined && !timeout.isUnresolved() && (timeout.toSeconds() < 60 || timeout.toSeconds() > MAX_INTEGRATION_WAIT.toSeconds())) {
+      throw propError(this, 'activationTimeout', `(${timeout.toHumanString()}) must be between 1 minute and ${MAX_INTEGRATION_WAIT.toMinutes()} minutes: `
+        + 'CloudFormation fails a custom resource after one hour, and the SQL runner needs up to 14 minutes of it once the integration is active');
     }
     const engine = props.sourceEngine ?? this.engineOf(props.cluster);
     const clusterEngineType = props.cluster.engine?.engineType;
