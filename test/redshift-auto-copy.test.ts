@@ -82,7 +82,7 @@ describe('RedshiftAutoCopy from the example lake', () => {
   test('the job waits for the integration to be active and runs after the table and the role\'s policy; the table after the integration', () => {
     const job = sqlResource(b.template, 'CopyJob');
     const integration = b.stack.getLogicalId(b.copy.integration);
-    expect(job.Properties.WaitForIntegration).toEqual({ IntegrationArn: { 'Fn::GetAtt': [integration, 'IntegrationArn'] }, TimeoutSeconds: 7200 });
+    expect(job.Properties.WaitForIntegration).toEqual({ IntegrationArn: { 'Fn::GetAtt': [integration, 'IntegrationArn'] }, TimeoutSeconds: 2400 });
     const tableId = sqlEntry(b.template, 'CopyTable')[0];
     const policyId = Object.keys(b.template.findResources('AWS::IAM::Policy')).find((id) => id.startsWith('CopyRole'))!;
     // The integration and the role are referenced (GetAtt); the table and the role's policy are not.

@@ -96,7 +96,7 @@ describe('RedshiftWarehouse: workgroup', () => {
   });
 
   test('exposes the workgroup name and ARN from the resource', () => {
-    const id = stack.getLogicalId(warehouse.workgroup);
+    const id = stack.getLogicalId(warehouse.cfnWorkgroup);
     expect(stack.resolve(warehouse.workgroupName)).toEqual({ Ref: id });
     expect(stack.resolve(warehouse.workgroupArn)).toEqual({ 'Fn::GetAtt': [id, 'Workgroup.WorkgroupArn'] });
     expect(wg.WorkgroupName).toMatch(NAME);
@@ -117,7 +117,7 @@ describe('RedshiftWarehouse: admin secret', () => {
   });
 
   test('the reader may call GetNamespace on this namespace only', () => {
-    const nsId = stack.getLogicalId(warehouse.namespace);
+    const nsId = stack.getLogicalId(warehouse.cfnNamespace);
     t.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: [{ Effect: 'Allow', Action: 'redshift-serverless:GetNamespace', Resource: { 'Fn::GetAtt': [nsId, 'Namespace.NamespaceArn'] } }] },
     });
@@ -228,7 +228,7 @@ describe('RedshiftWarehouse: options', () => {
       parameters: { resourceArn: 'ARN', usageType: 'serverless-compute', amount: 100, period: 'daily', breachAction: 'deactivate' },
       physicalResourceId: { responsePath: 'usageLimit.usageLimitId' },
     });
-    expect(JSON.stringify(limit.Properties.Create)).toContain(stack.getLogicalId(warehouse.workgroup));
+    expect(JSON.stringify(limit.Properties.Create)).toContain(stack.getLogicalId(warehouse.cfnWorkgroup));
     expect(JSON.parse(limit.Properties.Update)).toMatchObject({ action: 'UpdateUsageLimit', parameters: { usageLimitId: 'PHYSICAL:RESOURCEID:', amount: 100, breachAction: 'deactivate' } });
     expect(JSON.parse(limit.Properties.Delete)).toMatchObject({ action: 'DeleteUsageLimit', parameters: { usageLimitId: 'PHYSICAL:RESOURCEID:' } });
     expect(stack.resolve(warehouse.usageLimitId)).toEqual({ 'Fn::GetAtt': [id, 'usageLimit.usageLimitId'] });

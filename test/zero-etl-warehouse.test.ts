@@ -44,6 +44,13 @@ describe('ZeroEtlWarehouse: the example pipeline (auto-copy, streaming ingestion
     expect(pipeline.warehouse.monitor.alarmsByName['ZeroEtl-orders/TablesFailed']).toBeDefined();
   });
 
+  test('the zero-ETL integration is created after the workgroup (case sensitivity on) and the namespace (its policy)', () => {
+    const [, integration] = Object.entries(t.findResources('AWS::RDS::Integration'))[0] as [string, any];
+    const ns = stack.getLogicalId(pipeline.warehouse.warehouse.cfnNamespace);
+    const wg = stack.getLogicalId(pipeline.warehouse.warehouse.cfnWorkgroup);
+    expect(integration.DependsOn).toEqual(expect.arrayContaining([ns, wg]));
+  });
+
   test('the namespace policy authorizes both inbound integrations, each from its own source', () => {
     const ns = Object.values(t.findResources('AWS::RedshiftServerless::Namespace'))[0] as any;
     const text = JSON.stringify(ns.Properties.NamespaceResourcePolicy);

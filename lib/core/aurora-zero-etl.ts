@@ -262,7 +262,7 @@ function findClusterParameters(cluster: rds.IDatabaseCluster, group?: rds.IParam
  * integration needs first. Else the warehouse construct itself.
  */
 function warehouseParts(warehouse: IRedshiftWarehouse): IConstruct[] {
-  const w = warehouse as unknown as { namespace?: unknown; workgroup?: unknown };
-  const parts = [w.namespace, w.workgroup].filter((p): p is IConstruct => p instanceof Construct);
+  const w = warehouse as unknown as { cfnNamespace?: unknown; cfnWorkgroup?: unknown };
+  const parts = [w.cfnNamespace, w.cfnWorkgroup].filter((p): p is IConstruct => p instanceof Construct);
   return parts.length > 0 ? parts : [warehouse];
 }

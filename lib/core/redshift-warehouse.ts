@@ -70,9 +70,9 @@ const MAX_ROLES = 50;
  */
 export class RedshiftWarehouse extends Construct implements IRedshiftWarehouse {
   /** The namespace (L1). */
-  public readonly namespace: rss.CfnNamespace;
+  public readonly cfnNamespace: rss.CfnNamespace;
   /** The workgroup (L1). */
-  public readonly workgroup: rss.CfnWorkgroup;
+  public readonly cfnWorkgroup: rss.CfnWorkgroup;
   /** The workgroup's security group: no ingress until `connections` opens it; egress HTTPS only. */
   public readonly securityGroup: ec2.SecurityGroup;
   /** Alarms and dashboard of the workgroup; `addIntegration` adds a zero-ETL integration's. */
@@ -118,10 +118,10 @@ export class RedshiftWarehouse extends Construct implements IRedshiftWarehouse {
     this.adminSecretKey = this.encryptionKey;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
-    this.namespace = this.createNamespace();
-    this.namespace.applyRemovalPolicy(removalPolicy);
-    this.namespaceName = this.namespace.ref;
-    this.namespaceArn = this.namespace.attrNamespaceNamespaceArn;
+    this.cfnNamespace = this.createNamespace();
+    this.cfnNamespace.applyRemovalPolicy(removalPolicy);
+    this.namespaceName = this.cfnNamespace.ref;
+    this.namespaceArn = this.cfnNamespace.attrNamespaceNamespaceArn;
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc, allowAllOutbound: false,
@@ -133,7 +133,7 @@ export class RedshiftWarehouse extends Construct implements IRedshiftWarehouse {
     this.connections = new ec2.Connections({ securityGroups: [this.securityGroup], defaultPort: ec2.Port.tcp(PORT) });
 
     const physicalWorkgroupName = physicalName(this, 'wg');
-    this.workgroup = new rss.CfnWorkgroup(this, 'Workgroup', {
+    this.cfnWorkgroup = new rss.CfnWorkgroup(this, 'Workgroup', {
       workgroupName: physicalWorkgroupName,
       namespaceName: this.namespaceName,
       baseCapacity,
@@ -150,9 +150,9 @@ export class RedshiftWarehouse extends Construct implements IRedshiftWarehouse {
         { parameterKey: 'enable_user_activity_logging', parameterValue: 'true' },
       ],
     });
-    this.workgroup.applyRemovalPolicy(removalPolicy);
-    this.workgroupName = this.workgroup.ref;
-    this.workgroupArn = this.workgroup.attrWorkgroupWorkgroupArn;
+    this.cfnWorkgroup.applyRemovalPolicy(removalPolicy);
+    this.workgroupName = this.cfnWorkgroup.ref;
+    this.workgroupArn = this.cfnWorkgroup.attrWorkgroupWorkgroupArn;
 
     this.adminSecretArn = adminSecretArnOf(this, this.namespaceName, this.namespaceArn);
     if (props.usageLimit) this.usageLimitId = usageLimitOf(this, this.workgroupArn, props.usageLimit);
@@ -204,7 +204,7 @@ export class RedshiftWarehouse extends Construct implements IRedshiftWarehouse {
     if (this.resourcePolicy.isEmpty) return undefined;
     const stack = Stack.of(this);
     const document = stack.resolve(this.resourcePolicy);
-    const self = JSON.stringify(stack.resolve(this.namespace.attrNamespaceNamespaceArn));
+    const self = JSON.stringify(stack.resolve(this.cfnNamespace.attrNamespaceNamespaceArn));
     for (const statement of document.Statement) {
       if (statement.Resource === undefined) continue;
       const others = ([] as unknown[]).concat(statement.Resource).filter((r) => JSON.stringify(r) !== self);
